@@ -1,0 +1,28 @@
+# The README's two set-up commands: `make test` and `make run`. Nothing else is needed on a
+# fresh machine with Python 3.11+.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test run bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+run: $(STAMP)
+	$(BIN)/python -m optim_core.demo
+
+bench: $(STAMP)
+	$(BIN)/python bench/optimizer_step.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info
