@@ -1,0 +1,79 @@
+"""SGD with optional (Nesterov) momentum, as torch.optim.SGD.
+
+    g ← g + λθ;  b ← μb + (1 − τ)g  (b₁ = g);  d = g + μb if nesterov else b;  θ ← θ − ηd
+
+Sutskever et al., "On the importance of initialization and momentum in deep learning", 2013.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..hyperparams import BOOL, FLOAT, Hyper
+from .base import Optimizer
+from .common import MAXIMIZE, WEIGHT_DECAY, effective_grad, momentum_spec, lr_spec
+
+
+def _sgd_hypers(momentum: float, nesterov: bool) -> dict[str, Hyper]:
+    return {
+        "lr": lr_spec(1e-3, book_default=0.01),
+        "momentum": momentum_spec(momentum, in_book=momentum > 0),
+        "dampening": Hyper("dampening", FLOAT, 0.0, "dampening τ of the momentum update",
+                           low=0, high=1),
+        "nesterov": Hyper("nesterov", BOOL, nesterov, "use Nesterov momentum"),
+        "weight_decay": WEIGHT_DECAY,
+        "maximize": MAXIMIZE,
+    }
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent (torch.optim.SGD)."""
+
+    name = "sgd"
+    HYPERS = _sgd_hypers(0.0, False)
+
+    def __init__(self, hyper: dict[str, Any], **kw: Any):
+        if hyper["nesterov"] and (hyper["momentum"] <= 0 or hyper["dampening"] != 0):
+            raise ConfigError("nesterov", "requires momentum > 0 and dampening = 0")
+        super().__init__(hyper, **kw)
+
+    def _update(self, p, g, lr, state, a, b):
+        h = self.hyper
+        d = effective_grad(p, g, h["weight_decay"], h["maximize"], out=a)
+        mu = h["momentum"]
+        if mu:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = np.array(d, copy=True)
+            else:
+                buf *= mu
+                if h["dampening"]:
+                    np.multiply(d, 1.0 - h["dampening"], out=b)
+                    buf += b
+                else:
+                    buf += d
+            if h["nesterov"]:
+                np.multiply(buf, mu, out=b)
+                b += d
+                d = b
+            else:
+                d = buf
+        np.multiply(d, -lr, out=b)
+        p += b
+
+
+class Momentum(SGD):
+    """SGD with classical momentum μ = 0.9 by default."""
+
+    name = "momentum"
+    HYPERS = _sgd_hypers(0.9, False)
+
+
+class Nesterov(SGD):
+    """SGD with Nesterov momentum μ = 0.9 by default."""
+
+    name = "nesterov"
+    HYPERS = _sgd_hypers(0.9, True)
