@@ -114,7 +114,8 @@ class Optimizer:
         for k, v in sd.items():
             if k.startswith("state."):
                 key, slot = k[len("state."):].rsplit(".", 1)
-                value = np.array(v, copy=True) if np.ndim(v) else _scalar(v)
+                # counters (ints) come back as Python ints; tensors, even 0-d ones, as arrays
+                value = int(v) if np.asarray(v).dtype.kind in "iub" else np.array(v, copy=True)
                 self.state.setdefault(key, {})[slot] = value
 
     # -- for subclasses ---------------------------------------------------------------------
