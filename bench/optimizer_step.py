@@ -180,17 +180,17 @@ def main(argv: list[str] | None = None) -> int:
         kinds = {"single-tensor": {"foreach": False}, "foreach": {"foreach": True},
                  "fused": {"fused": True}}
         cases = [
-            ("adam", "torch.optim.Adam",
+            ("adam", "Adam", "torch.optim.Adam",
              lambda tp, kw: torch.optim.Adam(tp, lr=LR, **kw)),
-            ("momentum", "torch.optim.SGD(momentum=0.9)",
+            ("momentum", "SGD momentum", "torch.optim.SGD(momentum=0.9)",
              lambda tp, kw: torch.optim.SGD(tp, lr=LR, momentum=0.9, **kw)),
         ]
         ratios = []
-        print("torch.optim on the same data (max |dθ| = largest difference from optim_core's "
+        print("torch.optim on the same data (max|diff|: largest difference from optim_core's "
               "parameters after the same steps)")
         print(f"  {'optimizer':<30} {'variant':<14} {'median ms':>10} {'min ms':>10} "
-              f"{'max |dθ|':>9}")
-        for ours_name, label, make in cases:
+              f"{'max|diff|':>9}")
+        for ours_name, short, label, make in cases:
             for kind, kw in kinds.items():
                 try:
                     med, mn, tparams = bench_torch(lambda tp: make(tp, kw), params, grads,
@@ -201,11 +201,12 @@ def main(argv: list[str] | None = None) -> int:
                 diff = max_abs_diff(ours[ours_name][2], tparams)
                 print(f"  {label:<30} {kind:<14} {med * 1e3:>10.3f} {mn * 1e3:>10.3f} "
                       f"{diff:>9.1e}")
-                ratios.append((ours_name, label, kind, ours[ours_name][0] / med))
+                ratios.append((ours_name, f"torch {kind} {short}", ours[ours_name][0] / med))
         print()
         print("ratio of median times (above 1: optim_core is slower)")
-        for ours_name, label, kind, r in ratios:
-            print(f"  optim_core {ours_name} / {label} {kind:<13} = {r:5.2f}x")
+        width = max((len(t) for _, t, _ in ratios), default=0)
+        for ours_name, theirs, r in ratios:
+            print(f"  optim_core {ours_name:<8} / {theirs:<{width}} = {r:5.2f}x")
     print()
 
     first, peak, net = allocation_per_step(params, grads)

@@ -40,6 +40,7 @@ def _optimizer_entry(name: str) -> dict[str, Any]:
         "doc": _first_line(torch_cls.__doc__),
         "conventions": [c for c in CONVENTIONS if name in OPTIMIZERS[c]],
         "hyperparameters": {h: spec.describe() for h, spec in torch_cls.HYPERS.items()},
+        "constraints": list(torch_cls.CONSTRAINTS),
     }
     if name in OPTIMIZERS["book"]:
         entry["book_hyperparameters"] = {h: spec.describe("book")

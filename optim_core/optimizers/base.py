@@ -42,6 +42,7 @@ class Optimizer:
     name: ClassVar[str]
     convention: ClassVar[str] = "torch"
     HYPERS: ClassVar[dict[str, Hyper]]
+    CONSTRAINTS: ClassVar[tuple[str, ...]] = ()  # rules that tie several hyperparameters
 
     def __init__(self, hyper: dict[str, Any], schedule: Schedule | None = None,
                  clip_grad_norm: float | None = None):
@@ -144,7 +145,8 @@ def global_norm(grads: Params) -> float:
     total = 0.0
     for g in grads.values():
         flat = g.reshape(-1)
-        sq = float(np.dot(flat, flat))
+        with np.errstate(over="ignore", invalid="ignore"):
+            sq = float(np.dot(flat, flat))
         if math.isinf(sq) and np.isfinite(flat).all():
             sq = float(np.dot(flat.astype(np.float64), flat.astype(np.float64)))  # overflowed
         total += sq

@@ -24,10 +24,10 @@ MAXIMIZE = Hyper("maximize", BOOL, False, "ascend the objective instead of desce
 MOMENTUM_BOOK = 0.9
 
 
-def momentum_spec(default: float, in_book: bool) -> Hyper:
+def momentum_spec(default: float, in_book: bool, positive: bool = False) -> Hyper:
     extra = {"book_default": MOMENTUM_BOOK} if in_book else {}
     return Hyper("momentum", FLOAT, default, "momentum factor μ (velocity decay)", low=0, high=1,
-                 high_open=True, **extra)
+                 low_open=positive, high_open=True, **extra)
 
 
 BETAS = Hyper("betas", FLOAT_PAIR, (0.9, 0.999),

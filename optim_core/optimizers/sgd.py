@@ -17,16 +17,24 @@ from .base import Optimizer
 from .common import MAXIMIZE, WEIGHT_DECAY, effective_grad, momentum_spec, lr_spec
 
 
+NESTEROV_RULE = "nesterov requires momentum > 0 and dampening = 0"
+
+
 def _sgd_hypers(momentum: float, nesterov: bool) -> dict[str, Hyper]:
-    return {
+    """SGD's hyperparameters; the ``nesterov`` optimizer fixes nesterov=True, dampening=0
+    and needs a positive momentum, so it does not offer those two."""
+    specs = {
         "lr": lr_spec(1e-3, book_default=0.01),
-        "momentum": momentum_spec(momentum, in_book=momentum > 0),
+        "momentum": momentum_spec(momentum, in_book=momentum > 0, positive=nesterov),
         "dampening": Hyper("dampening", FLOAT, 0.0, "dampening τ of the momentum update",
                            low=0, high=1),
         "nesterov": Hyper("nesterov", BOOL, nesterov, "use Nesterov momentum"),
         "weight_decay": WEIGHT_DECAY,
         "maximize": MAXIMIZE,
     }
+    if nesterov:
+        del specs["dampening"], specs["nesterov"]
+    return specs
 
 
 class SGD(Optimizer):
@@ -35,13 +43,21 @@ class SGD(Optimizer):
     name = "sgd"
     HYPERS = _sgd_hypers(0.0, False)
 
+    CONSTRAINTS = (NESTEROV_RULE,)
+    FIXED: dict[str, Any] = {}  # settings a named variant pins instead of offering
+
     def __init__(self, hyper: dict[str, Any], **kw: Any):
-        if hyper["nesterov"] and (hyper["momentum"] <= 0 or hyper["dampening"] != 0):
-            raise ConfigError("nesterov", "requires momentum > 0 and dampening = 0")
         super().__init__(hyper, **kw)
+        rule = self._rule
+        if rule["nesterov"] and (rule["momentum"] <= 0 or rule["dampening"] != 0):
+            raise ConfigError("nesterov", "requires momentum > 0 and dampening = 0")
+
+    @property
+    def _rule(self) -> dict[str, Any]:
+        return {**self.hyper, **self.FIXED}
 
     def _update(self, p, g, lr, state, a, b):
-        h = self.hyper
+        h = self._rule
         d = effective_grad(p, g, h["weight_decay"], h["maximize"], out=a)
         mu = h["momentum"]
         if mu:
@@ -77,3 +93,5 @@ class Nesterov(SGD):
 
     name = "nesterov"
     HYPERS = _sgd_hypers(0.9, True)
+    CONSTRAINTS = ()
+    FIXED = {"nesterov": True, "dampening": 0.0}

@@ -38,8 +38,10 @@ def _torch_update(name, h, p, g, lr, st):
             g = g + h["weight_decay"] * p
         mu = h["momentum"]
         if mu:
-            st["buf"] = g.copy() if t == 1 else mu * st["buf"] + (1 - h["dampening"]) * g
-            g = g + mu * st["buf"] if h["nesterov"] else st["buf"]
+            # the "nesterov" optimizer pins nesterov=True and dampening=0
+            dampening, nesterov = h.get("dampening", 0.0), h.get("nesterov", name == "nesterov")
+            st["buf"] = g.copy() if t == 1 else mu * st["buf"] + (1 - dampening) * g
+            g = g + mu * st["buf"] if nesterov else st["buf"]
         return p - lr * g
     if name == "adagrad":
         if h["weight_decay"]:

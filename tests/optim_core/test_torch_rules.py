@@ -21,6 +21,7 @@ CASES = [
     ("sgd", {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.01, "maximize": True}),
     ("momentum", {"lr": 0.01}),
     ("nesterov", {"lr": 0.01, "weight_decay": 0.05}),
+    ("nesterov", {"lr": 0.01, "momentum": 0.5, "maximize": True}),
     ("adagrad", {}),
     ("adagrad", {"lr": 0.1, "lr_decay": 0.01}),
     ("adagrad", {"lr": 0.1, "weight_decay": 0.1, "initial_accumulator_value": 0.5}),
