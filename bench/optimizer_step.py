@@ -26,7 +26,9 @@ import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -62,38 +64,59 @@ def fresh_params(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: v.copy() for k, v in params.items()}
 
 
-def time_steps(step, warmup: int, repeats: int) -> tuple[float, float]:
-    """Median and minimum seconds of ``step()`` over ``repeats`` calls after ``warmup``."""
-    for _ in range(warmup):
-        step()
-    times = []
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            step()
-            times.append(time.perf_counter() - t0)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    return statistics.median(times), min(times)
+@dataclass
+class Contender:
+    """One optimizer on its own copy of the parameters; ``step()`` applies one update."""
+
+    label: str
+    step: Callable[[], object]
+    result: Callable[[], dict[str, np.ndarray]]  # the parameters as numpy arrays
+    times: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+    @property
+    def min(self) -> float:
+        return min(self.times)
 
 
-def bench_optim_core(name: str, params, grads, warmup: int, repeats: int):
+def optim_core_contender(name: str, params, grads) -> Contender:
     p = fresh_params(params)
     opt = optim_core.create(name, lr=LR)
-    med, mn = time_steps(lambda: opt.step(p, grads), warmup, repeats)
-    return med, mn, p
+    return Contender(name, lambda: opt.step(p, grads), lambda: p)
 
 
-def bench_torch(make_opt, params, grads, warmup: int, repeats: int):
+def torch_contender(label: str, make_opt, params, grads) -> Contender:
     tp = [torch.from_numpy(v.copy()).requires_grad_(True) for v in params.values()]
     for t, g in zip(tp, grads.values()):
         t.grad = torch.from_numpy(g.copy())
     opt = make_opt(tp)
-    med, mn = time_steps(opt.step, warmup, repeats)
-    return med, mn, {k: t.detach().numpy() for k, t in zip(params, tp)}
+    return Contender(label, opt.step,
+                     lambda: {k: t.detach().numpy() for k, t in zip(params, tp)})
+
+
+def run_interleaved(contenders: list[Contender], warmup: int, repeats: int) -> None:
+    """Warm every contender up, then time one step of each in turn, ``repeats`` rounds.
+
+    Interleaving spreads slow drift of the machine (other load, frequency changes) over all
+    contenders alike, so the ratios stay meaningful on a busy machine; each contender's data
+    is also out of the fastest caches when its step starts, as in training."""
+    for c in contenders:
+        for _ in range(warmup):
+            c.step()
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(repeats):
+            for c in contenders:
+                t0 = time.perf_counter()
+                c.step()
+                c.times.append(time.perf_counter() - t0)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
 
 
 def max_abs_diff(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> float:
@@ -161,52 +184,63 @@ def main(argv: list[str] | None = None) -> int:
           + (f" (torch.get_num_threads() = {torch.get_num_threads()})" if torch else ""))
     print(f"parameters {N_PARAMS:,} float32 in {len(SHAPES)} tensors "
           f"({fmt_bytes(param_bytes)}), lr {LR:g}, other hyperparameters torch defaults")
-    print(f"{args.warmup} warm-up steps, then median and min of {args.repeats} timed steps")
+    print(f"{args.warmup} warm-up steps each, then median and min of {args.repeats} timed "
+          f"steps, one step of every optimizer in turn per round")
     print()
+
+    ours = {name: optim_core_contender(name, params, grads) for name in OPTIMIZERS["torch"]}
+    theirs: list[tuple[str, str, str, Contender | str]] = []  # (ours, torch label, variant, c)
+    if torch is not None:
+        variants = {"single-tensor": {"foreach": False}, "foreach": {"foreach": True},
+                    "fused": {"fused": True}}
+        cases = [
+            ("adam", "Adam", lambda tp, kw: torch.optim.Adam(tp, lr=LR, **kw)),
+            ("momentum", "SGD momentum",
+             lambda tp, kw: torch.optim.SGD(tp, lr=LR, momentum=0.9, **kw)),
+        ]
+        for ours_name, label, make in cases:
+            for variant, kw in variants.items():
+                try:
+                    c = torch_contender(f"{variant} {label}",
+                                        lambda tp, make=make, kw=kw: make(tp, kw), params, grads)
+                    c.step()  # an unsupported variant may only fail at its first step
+                except (RuntimeError, ValueError, TypeError) as exc:
+                    theirs.append((ours_name, label, variant, f"unsupported: {exc}"))
+                else:
+                    theirs.append((ours_name, label, variant, c))
+    for c in ours.values():
+        c.step()  # the first warm-up step, as each torch variant has taken above
+    timed = list(ours.values()) + [c for *_, c in theirs if isinstance(c, Contender)]
+    run_interleaved(timed, args.warmup - 1, args.repeats)
 
     print("optim_core (convention='torch')")
     print(f"  {'optimizer':<10} {'median ms':>10} {'min ms':>10} {'ns/param':>9}")
-    ours: dict[str, tuple[float, float, dict[str, np.ndarray]]] = {}
-    for name in OPTIMIZERS["torch"]:
-        med, mn, p = bench_optim_core(name, params, grads, args.warmup, args.repeats)
-        ours[name] = (med, mn, p)
-        print(f"  {name:<10} {med * 1e3:>10.3f} {mn * 1e3:>10.3f} "
-              f"{med * 1e9 / N_PARAMS:>9.2f}")
+    for name, c in ours.items():
+        print(f"  {name:<10} {c.median * 1e3:>10.3f} {c.min * 1e3:>10.3f} "
+              f"{c.median * 1e9 / N_PARAMS:>9.2f}")
     print()
 
     if torch is None:
         print("torch not installed: comparison with torch.optim skipped")
     else:
-        kinds = {"single-tensor": {"foreach": False}, "foreach": {"foreach": True},
-                 "fused": {"fused": True}}
-        cases = [
-            ("adam", "Adam", "torch.optim.Adam",
-             lambda tp, kw: torch.optim.Adam(tp, lr=LR, **kw)),
-            ("momentum", "SGD momentum", "torch.optim.SGD(momentum=0.9)",
-             lambda tp, kw: torch.optim.SGD(tp, lr=LR, momentum=0.9, **kw)),
-        ]
-        ratios = []
         print("torch.optim on the same data (max|diff|: largest difference from optim_core's "
               "parameters after the same steps)")
-        print(f"  {'optimizer':<30} {'variant':<14} {'median ms':>10} {'min ms':>10} "
+        print(f"  {'optimizer':<14} {'variant':<14} {'median ms':>10} {'min ms':>10} "
               f"{'max|diff|':>9}")
-        for ours_name, short, label, make in cases:
-            for kind, kw in kinds.items():
-                try:
-                    med, mn, tparams = bench_torch(lambda tp: make(tp, kw), params, grads,
-                                                   args.warmup, args.repeats)
-                except (RuntimeError, ValueError, TypeError) as exc:
-                    print(f"  {label:<30} {kind:<14} unsupported: {exc}".rstrip())
-                    continue
-                diff = max_abs_diff(ours[ours_name][2], tparams)
-                print(f"  {label:<30} {kind:<14} {med * 1e3:>10.3f} {mn * 1e3:>10.3f} "
-                      f"{diff:>9.1e}")
-                ratios.append((ours_name, f"torch {kind} {short}", ours[ours_name][0] / med))
+        ratios = []
+        for ours_name, label, variant, c in theirs:
+            if isinstance(c, str):
+                print(f"  {label:<14} {variant:<14} {c}")
+                continue
+            diff = max_abs_diff(ours[ours_name].result(), c.result())
+            print(f"  {label:<14} {variant:<14} {c.median * 1e3:>10.3f} {c.min * 1e3:>10.3f} "
+                  f"{diff:>9.1e}")
+            ratios.append((ours_name, f"torch {c.label}", ours[ours_name].median / c.median))
         print()
         print("ratio of median times (above 1: optim_core is slower)")
         width = max((len(t) for _, t, _ in ratios), default=0)
-        for ours_name, theirs, r in ratios:
-            print(f"  optim_core {ours_name:<8} / {theirs:<{width}} = {r:5.2f}x")
+        for ours_name, label, r in ratios:
+            print(f"  optim_core {ours_name:<8} / {label:<{width}} = {r:5.2f}x")
     print()
 
     first, peak, net = allocation_per_step(params, grads)
