@@ -19,6 +19,9 @@ FLOAT = "float"
 INT = "int"
 BOOL = "bool"
 FLOAT_PAIR = "float_pair"
+CHOICE = "choice"  # one of ``choices``
+INT_LIST = "int_list"  # a list of integers, each within the bounds
+STRING = "string"
 
 NOT_IN_BOOK = object()  # marks a hyperparameter that the book's convention does not have
 
@@ -36,6 +39,8 @@ class Hyper:
     low_open: bool = False  # True: the low bound itself is not allowed
     high_open: bool = False
     log_scale: bool = False  # a hint for forms and plots: search this one on a log axis
+    choices: tuple = ()
+    required: bool = False
     book_default: Any = field(default=NOT_IN_BOOK)
 
     @property
@@ -46,7 +51,12 @@ class Hyper:
         """The allowed values, as a phrase: ``a finite number in [0, 1)``."""
         if self.kind == BOOL:
             return "must be true or false"
-        noun = {FLOAT: "a finite number", INT: "an integer", FLOAT_PAIR: "a finite number"}[self.kind]
+        if self.kind == CHOICE:
+            return f"must be one of {', '.join(map(str, self.choices))}"
+        if self.kind == STRING:
+            return "must be a non-empty string"
+        noun = {FLOAT: "a finite number", INT: "an integer", FLOAT_PAIR: "a finite number",
+                INT_LIST: "an integer"}[self.kind]
         if self.low is None and self.high is None:
             return f"must be {noun}"
         if self.high is None:
@@ -64,6 +74,18 @@ class Hyper:
             if isinstance(value, (bool, np.bool_)):
                 return bool(value)
             raise ConfigError(name, f"{self.rule()}, got {value!r}")
+        if self.kind == CHOICE:
+            if isinstance(value, str) and value in self.choices:
+                return value
+            raise ConfigError(name, f"{self.rule()}, got {value!r}")
+        if self.kind == STRING:
+            if isinstance(value, str) and value:
+                return value
+            raise ConfigError(name, f"{self.rule()}, got {value!r}")
+        if self.kind == INT_LIST:
+            if isinstance(value, (str, bytes, dict)) or not _is_sequence(value):
+                raise ConfigError(name, f"must be a list of integers, got {value!r}")
+            return [self._check_number(v, f"{name}[{i}]") for i, v in enumerate(value)]
         if self.kind == FLOAT_PAIR:
             if isinstance(value, (str, bytes)) or not _is_sequence(value) or len(value) != 2:
                 raise ConfigError(name, f"must be a pair of numbers, got {value!r}")
@@ -96,7 +118,11 @@ class Hyper:
             "doc": self.doc,
             "rule": self.rule(),
         }
-        if self.kind != BOOL:
+        if self.kind == CHOICE:
+            out["choices"] = list(self.choices)
+        if self.required:
+            out["required"] = True
+        if self.kind not in (BOOL, CHOICE, STRING):
             out.update(min=self.low, max=self.high, min_exclusive=self.low_open,
                        max_exclusive=self.high_open, log_scale=self.log_scale)
         return out
@@ -120,6 +146,8 @@ def validate(specs: dict[str, Hyper], given: dict[str, Any], owner: str,
     values = {}
     for name, spec in allowed.items():
         default = spec.book_default if convention == "book" else spec.default
+        if name not in given and spec.required:
+            raise ConfigError(name, f"is required by {owner}")
         values[name] = spec.check(given[name]) if name in given else default
     return values
 

@@ -59,7 +59,7 @@ class StepDecay(Schedule):
     gamma: float = 0.1
     name = "step"
     HYPERS = {
-        "step_size": Hyper("step_size", INT, None, "steps between decays", low=1),
+        "step_size": Hyper("step_size", INT, None, "steps between decays", low=1, required=True),
         "gamma": Hyper("gamma", FLOAT, 0.1, "factor applied at each decay", low=0, high=1,
                        low_open=True),
     }
@@ -79,7 +79,7 @@ class Exponential(Schedule):
     name = "exponential"
     HYPERS = {
         "gamma": Hyper("gamma", FLOAT, None, "factor applied every step", low=0, high=1,
-                       low_open=True),
+                       low_open=True, required=True),
     }
 
     def lr(self, step: int, base_lr: float) -> float:
@@ -97,7 +97,7 @@ class Cosine(Schedule):
     eta_min: float = 0.0
     name = "cosine"
     HYPERS = {
-        "T_max": Hyper("T_max", INT, None, "steps in a half cosine period", low=1),
+        "T_max": Hyper("T_max", INT, None, "steps in a half cosine period", low=1, required=True),
         "eta_min": Hyper("eta_min", FLOAT, 0.0, "learning rate at the end of the period",
                          low=0),
     }
@@ -119,7 +119,8 @@ class LinearWarmup(Schedule):
     then: Schedule = Constant()
     name = "linear_warmup"
     HYPERS = {
-        "warmup_steps": Hyper("warmup_steps", INT, None, "steps of the linear ramp", low=1),
+        "warmup_steps": Hyper("warmup_steps", INT, None, "steps of the linear ramp", low=1,
+                              required=True),
         "start_factor": Hyper("start_factor", FLOAT, 1.0 / 3.0,
                               "fraction of the base rate at step 0", low=0, high=1,
                               low_open=True),
@@ -167,9 +168,6 @@ def _create(spec: str | dict[str, Any] | Schedule | None) -> Schedule:
     cls = SCHEDULES[name]
     then = spec.pop("then", None) if cls is LinearWarmup else None
     values = validate(cls.HYPERS, spec, f"schedule {name!r}")
-    for field_name, value in values.items():
-        if value is None:
-            raise ConfigError(field_name, f"is required by schedule {name!r}")
     if cls is LinearWarmup:
         try:
             values["then"] = _create(then)
