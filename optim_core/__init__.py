@@ -6,13 +6,16 @@ Scratch" (``convention="book"``).
     opt.step(params, grads)          # dict[str, ndarray] each; params updated in place
     optim_core.catalog()             # every optimizer and schedule, with defaults and bounds
     optim_core.trajectory("anisotropic", "adam", steps=30)
+    for event in optim_core.train(config): …   # Metrics, Checkpoint, then Finished
 """
 
-from . import functions, schedules
+from . import datasets, functions, models, schedules
 from .catalog import catalog
 from .errors import ConfigError
 from .optimizers import Optimizer, StepReport, create
+from .training import Checkpoint, Finished, Metrics, train
 from .trajectory import trajectory
 
-__all__ = ["ConfigError", "Optimizer", "StepReport", "catalog", "create", "functions",
-           "schedules", "trajectory"]
+__all__ = ["Checkpoint", "ConfigError", "Finished", "Metrics", "Optimizer", "StepReport",
+           "catalog", "create", "datasets", "functions", "models", "schedules", "train",
+           "trajectory"]

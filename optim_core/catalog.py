@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import functions, schedules
+from . import datasets, functions, schedules
+from .models import MODEL_SPECS, MODEL_TASKS
 from .optimizers import CLIP_GRAD_NORM, CONVENTIONS, OPTIMIZERS
+from .training.config import TOP_LEVEL
 
 
 def catalog() -> dict[str, Any]:
@@ -31,6 +33,11 @@ def catalog() -> dict[str, Any]:
             for name, cls in schedules.SCHEDULES.items()
         },
         "functions": {name: fn.describe() for name, fn in functions.FUNCTIONS.items()},
+        "models": {kind: {"tasks": list(MODEL_TASKS[kind]),
+                          "options": {k: h.describe() for k, h in spec.items()}}
+                   for kind, spec in MODEL_SPECS.items()},
+        "datasets": datasets.describe(),
+        "training": {k: h.describe() for k, h in TOP_LEVEL.items()},
     }
 
 

@@ -95,7 +95,7 @@ class Hyper:
     def _check_number(self, value: Any, name: str) -> float | int:
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
             raise ConfigError(name, f"{self.rule()}, got {value!r}")
-        if self.kind == INT:
+        if self.kind in (INT, INT_LIST):
             if float(value) != int(value):
                 raise ConfigError(name, f"{self.rule()}, got {value!r}")
             number: float | int = int(value)

@@ -1,0 +1,183 @@
+"""Datasets by name: ``datasets.load("digits", seed=0)`` → a Dataset with standardised float
+features, train/validation splits, and a content hash that goes into the run's record.
+
+Synthetic (from the seed): spiral, moons, circles, blobs, xor, regression, highdim (784
+features, 10 classes). Real and offline, from scikit-learn's bundled copies: digits (8×8),
+iris, wine, breast_cancer. A user's file: ``load("file", path="data.csv", label="y")``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+from sklearn import datasets as sk
+
+from ..errors import ConfigError
+from ..hyperparams import CHOICE, FLOAT, INT, STRING, Hyper, validate
+from . import synthetic
+from .files import load_file
+
+VAL_FRACTION = Hyper("val_fraction", FLOAT, 0.2, "share of the examples held out for "
+                                                 "validation", low=0, high=1, low_open=True,
+                     high_open=True)
+
+
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: it holds arrays
+class Dataset:
+    """Standardised features, splits, and what they are."""
+
+    name: str
+    task: str  # "classification" (integer labels 0..classes−1) or "regression" (float targets)
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    classes: int  # 0 for regression
+    description: str
+    content_hash: str
+
+    @property
+    def input_dim(self) -> int:
+        return self.x_train.shape[1]
+
+    @property
+    def output_dim(self) -> int:
+        return self.classes if self.task == "classification" else 1
+
+
+@dataclass(frozen=True)
+class Source:
+    make: Callable[..., tuple[np.ndarray, np.ndarray]]
+    task: str
+    description: str
+    options: dict[str, Hyper]
+
+
+def _samples(default: int) -> Hyper:
+    return Hyper("samples", INT, default, "number of examples", low=10, high=1_000_000)
+
+
+def _noise(default: float) -> Hyper:
+    return Hyper("noise", FLOAT, default, "standard deviation of the added noise", low=0)
+
+
+def _classes(default: int) -> Hyper:
+    return Hyper("classes", INT, default, "number of classes", low=2, high=100)
+
+
+def _bundled(loader) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
+    def make(seed: int):
+        bunch = loader()
+        return bunch.data, bunch.target
+    return make
+
+
+SOURCES: dict[str, Source] = {
+    "spiral": Source(synthetic.spiral, "classification", "interleaved spiral arms in 2-D",
+                     {"classes": _classes(3), "samples": _samples(300), "noise": _noise(0.2)}),
+    "moons": Source(synthetic.moons, "classification", "two interleaving half circles in 2-D",
+                    {"samples": _samples(1000), "noise": _noise(0.2)}),
+    "circles": Source(synthetic.circles, "classification", "a circle inside a circle in 2-D",
+                      {"samples": _samples(1000), "noise": _noise(0.1)}),
+    "blobs": Source(synthetic.blobs, "classification", "isotropic Gaussian blobs",
+                    {"classes": _classes(3), "samples": _samples(1000),
+                     "features": Hyper("features", INT, 2, "number of features", low=1,
+                                       high=10_000)}),
+    "xor": Source(synthetic.xor, "classification", "the XOR quadrants of [−1, 1]²",
+                  {"samples": _samples(1000), "noise": _noise(0.1)}),
+    "regression": Source(synthetic.regression, "regression", "a noisy linear target",
+                         {"samples": _samples(1000), "noise": _noise(10.0),
+                          "features": Hyper("features", INT, 10, "number of features", low=1,
+                                            high=10_000)}),
+    "highdim": Source(synthetic.highdim, "classification",
+                      "MNIST-shaped synthetic classes: 784 features, 10 classes",
+                      {"samples": _samples(10000)}),
+    "digits": Source(_bundled(sk.load_digits), "classification",
+                     "handwritten digits, 8×8 grey levels (1,797 images, 10 classes)", {}),
+    "iris": Source(_bundled(sk.load_iris), "classification",
+                   "Fisher's iris flowers (150 examples, 4 features, 3 classes)", {}),
+    "wine": Source(_bundled(sk.load_wine), "classification",
+                   "wine cultivars (178 examples, 13 features, 3 classes)", {}),
+    "breast_cancer": Source(_bundled(sk.load_breast_cancer), "classification",
+                            "Wisconsin breast cancer (569 examples, 30 features, 2 classes)", {}),
+    "file": Source(load_file, "", "your own .npz (arrays x, y) or .csv (header + label column)",
+                   {"path": Hyper("path", STRING, None, "path of the .npz or .csv file",
+                                  required=True),
+                    "label": Hyper("label", STRING, None, "label column of a .csv file "
+                                                          "(default: the last)"),
+                    "task": Hyper("task", CHOICE, "classification", "what the labels are",
+                                  choices=("classification", "regression"))}),
+}
+
+
+def load(name: str, seed: int = 0, **options: Any) -> Dataset:
+    """Load dataset ``name``; the same (name, seed, options) give the same arrays everywhere.
+    Raises ConfigError naming the field (``dataset.samples``)."""
+    try:
+        return _load(name, seed, options)
+    except ConfigError as exc:
+        raise exc.within("dataset") from None
+
+
+def _load(name: str, seed: int, options: dict[str, Any]) -> Dataset:
+    if name not in SOURCES:
+        raise ConfigError("name", f"unknown dataset {name!r}; choose one of {', '.join(SOURCES)}")
+    source = SOURCES[name]
+    values = validate({**source.options, "val_fraction": VAL_FRACTION}, options,
+                      f"dataset {name!r}")
+    val_fraction = values.pop("val_fraction")
+    if name == "file":
+        task = values.pop("task")
+        x, y = source.make(**values)
+    else:
+        task = source.task
+        x, y = source.make(seed, **values)
+    x = np.asarray(x, dtype=np.float64)
+    if not np.isfinite(x).all():
+        raise ConfigError("path", "features hold NaN or infinite values")
+    y, classes = _targets(y, task)
+    order = np.random.default_rng(seed).permutation(len(x))
+    n_val = max(1, int(round(len(x) * val_fraction)))
+    if len(x) - n_val < 1:
+        raise ConfigError("val_fraction", f"leaves no training examples out of {len(x)}")
+    val, train = order[:n_val], order[n_val:]
+    mean, std = x[train].mean(axis=0), x[train].std(axis=0)
+    std[std == 0] = 1.0  # constant features (digits' blank border pixels) stay 0
+    x = (x - mean) / std
+    parts = (x[train], y[train], x[val], y[val])
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(f"{part.dtype.str}{part.shape}".encode())
+        digest.update(np.ascontiguousarray(part).tobytes())
+    return Dataset(name, task, *parts, classes=classes, description=source.description,
+                   content_hash=digest.hexdigest())
+
+
+def _targets(y: np.ndarray, task: str) -> tuple[np.ndarray, int]:
+    y = np.asarray(y)
+    if task == "regression":
+        if not np.isfinite(y.astype(np.float64)).all():
+            raise ConfigError("path", "targets hold NaN or infinite values")
+        return y.astype(np.float64), 0
+    if not np.all(np.equal(np.mod(y, 1), 0)):
+        raise ConfigError("task", "classification labels must be whole numbers; use task "
+                                  "'regression' for continuous targets")
+    values, labels = np.unique(y.astype(np.int64), return_inverse=True)
+    if len(values) < 2:
+        raise ConfigError("path", "classification needs at least two distinct labels")
+    return labels.astype(np.int64), len(values)
+
+
+def describe() -> dict[str, Any]:
+    """For the catalog: each dataset's task, description and options."""
+    return {name: {"task": s.task or "classification or regression",
+                   "description": s.description,
+                   "options": {k: h.describe() for k, h in
+                               {**s.options, "val_fraction": VAL_FRACTION}.items()}}
+            for name, s in SOURCES.items()}
+
+
+__all__ = ["Dataset", "SOURCES", "describe", "load"]

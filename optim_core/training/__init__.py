@@ -1,0 +1,8 @@
+"""Deterministic, resumable training: ``for event in train(config, resume_from=None): …``."""
+
+from .config import RunConfig, resolve
+from .events import TIMING_KEYS, Checkpoint, Finished, Metrics
+from .loop import load_dataset, train
+
+__all__ = ["TIMING_KEYS", "Checkpoint", "Finished", "Metrics", "RunConfig", "load_dataset",
+           "resolve", "train"]
