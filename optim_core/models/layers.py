@@ -78,8 +78,7 @@ class Dropout:
             return x
         keep = rng.random(x.shape, dtype=x.dtype) >= self.ratio
         self.mask = keep.astype(x.dtype) / x.dtype.type(1 - self.ratio)
-        x *= self.mask
-        return x
+        return x * self.mask  # not in place: sigmoid and tanh keep their output for backward
 
     def backward(self, dout, grads):
         if self.mask is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,12 +18,14 @@ FORMAT = 1
 
 @dataclass
 class LoopState:
-    """Where the loop is: updates done, the epoch, the next batch, this epoch's order."""
+    """Where the loop is: updates done, the epoch, the next batch, this epoch's order, and the
+    latest value of each metric (for the final summary)."""
 
     step: int = 0
     epoch: int = 0
     batch: int = 0
     order: np.ndarray | None = None
+    latest: dict[str, float] = field(default_factory=dict)
 
 
 def config_digest(config: dict[str, Any]) -> str:
@@ -40,6 +42,7 @@ def save(model, optimizer, rng: np.random.Generator, loop: LoopState, digest: st
         "loop.epoch": loop.epoch,
         "loop.batch": loop.batch,
         "loop.order": loop.order if loop.order is not None else np.zeros(0, np.int64),
+        "loop.latest": json.dumps(loop.latest),  # floats round-trip exactly through JSON
     }
     arrays.update({f"params.{k}": v for k, v in model.params.items()})
     arrays.update({f"buffers.{k}": v for k, v in model.buffers.items()})
@@ -67,4 +70,5 @@ def restore(blob: bytes, model, optimizer, rng: np.random.Generator, digest: str
     rng.bit_generator.state = json.loads(str(data["rng"]))
     order = data["loop.order"]
     return LoopState(step=int(data["loop.step"]), epoch=int(data["loop.epoch"]),
-                     batch=int(data["loop.batch"]), order=order if order.size else None)
+                     batch=int(data["loop.batch"]), order=order if order.size else None,
+                     latest=json.loads(str(data["loop.latest"])))

@@ -67,7 +67,7 @@ def _fit(run: RunConfig, model, optimizer, rng, loop, digest) -> Iterator[Event]
     cfg, data = run.config, run.dataset
     x_train, y_train, x_val, y_val = _as_dtype(data, cfg["model"].get("dtype", "float32"))
     batch_size, n = cfg["batch_size"], len(x_train)
-    latest: dict[str, float] = {}
+    latest = loop.latest
     with np.errstate(all="ignore"):  # overflow is reported as divergence, not as warnings
         while loop.step < run.total_steps:
             if loop.order is None:
@@ -101,9 +101,10 @@ def _fit(run: RunConfig, model, optimizer, rng, loop, digest) -> Iterator[Event]
 
 def _optimise_point(run: RunConfig, model, optimizer, rng, loop, digest) -> Iterator[Event]:
     cfg = run.config
-    latest = model.position()
+    latest = loop.latest
     if loop.step == 0:
-        yield Metrics(0, 0, latest)
+        latest.update(model.position())
+        yield Metrics(0, 0, dict(latest))
     with np.errstate(all="ignore"):
         while loop.step < run.total_steps:
             f, grads = model.loss_and_grads()
@@ -114,8 +115,8 @@ def _optimise_point(run: RunConfig, model, optimizer, rng, loop, digest) -> Iter
                 return
             loop.step += 1
             if loop.step % cfg["log_every"] == 0:
-                latest = {**position, "lr": report.lr, "grad_norm": report.grad_norm}
-                yield Metrics(loop.step, 0, latest)
+                latest.update(position, lr=report.lr, grad_norm=report.grad_norm)
+                yield Metrics(loop.step, 0, dict(latest))
             if _every(loop.step, cfg["checkpoint_every"]):
                 yield Checkpoint(checkpoint.save(model, optimizer, rng, loop, digest), loop.step)
     yield Finished(_summary(run, "succeeded", loop.step, latest))
