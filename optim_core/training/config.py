@@ -8,7 +8,9 @@
      "batch_size": 128, "seed": 0,
      "log_every": 1,         # steps between train_loss / lr / grad_norm records
      "eval_every": None,     # steps between validations (always at each epoch's end)
-     "checkpoint_every": None}  # steps between checkpoints (always at each epoch's end)
+     "checkpoint_every": None,  # steps between checkpoints (always at each epoch's end)
+     "threads": 1}           # BLAS threads; small matrices gain little from more, and
+                             # spinning BLAS threads collapse when the cores are shared
 
 The dataset's own seed (default 0) is separate from the run's seed, so runs that differ only in
 seed train on the same split; the run's seed drives initialisation, shuffling and dropout.
@@ -37,6 +39,8 @@ TOP_LEVEL = {
                                                  "epoch's end)", low=1),
     "checkpoint_every": Hyper("checkpoint_every", INT, None, "steps between checkpoints (also "
                                                              "at every epoch's end)", low=1),
+    "threads": Hyper("threads", INT, 1, "BLAS threads of the run (run one worker per core "
+                                        "rather than more threads per run)", low=1, high=256),
 }
 SECTIONS = ("dataset", "model", "optimizer", "schedule")
 

@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any, Iterator
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .. import datasets, models
 from ..optimizers import create as create_optimizer
@@ -59,7 +60,8 @@ def train(config: dict[str, Any], resume_from: bytes | None = None) -> Iterator[
         loop = checkpoint.restore(resume_from, model, optimizer, rng, digest)
     if run.dataset is None:
         yield from _optimise_point(run, model, optimizer, rng, loop, digest)
-    else:
+        return
+    with threadpool_limits(limits=cfg["threads"], user_api="blas"):
         yield from _fit(run, model, optimizer, rng, loop, digest)
 
 
