@@ -48,9 +48,7 @@ class BookMomentum(Optimizer):
     name, convention, HYPERS = "momentum", "book", Momentum.HYPERS
 
     def _update(self, p, g, lr, state, a, b):
-        v = state.get("v")
-        if v is None:
-            v = state["v"] = np.zeros_like(p)
+        v = _slot(state, "v", p)
         v *= self.hyper["momentum"]
         np.multiply(g, lr, out=a)
         v -= a
@@ -64,9 +62,7 @@ class BookNesterov(Optimizer):
 
     def _update(self, p, g, lr, state, a, b):
         mu = self.hyper["momentum"]
-        v = state.get("v")
-        if v is None:
-            v = state["v"] = np.zeros_like(p)
+        v = _slot(state, "v", p)
         np.multiply(v, mu * mu, out=a)
         p += a
         np.multiply(g, (1 + mu) * lr, out=a)
@@ -82,9 +78,7 @@ class BookAdaGrad(Optimizer):
     name, convention, HYPERS = "adagrad", "book", Adagrad.HYPERS
 
     def _update(self, p, g, lr, state, a, b):
-        h = state.get("h")
-        if h is None:
-            h = state["h"] = np.zeros_like(p)
+        h = _slot(state, "h", p)
         np.multiply(g, g, out=a)
         h += a
         _divide_step(p, g, h, lr, self.hyper["eps"], a, b)
@@ -97,9 +91,7 @@ class BookRMSprop(Optimizer):
 
     def _update(self, p, g, lr, state, a, b):
         decay = self.hyper["alpha"]
-        h = state.get("h")
-        if h is None:
-            h = state["h"] = np.zeros_like(p)
+        h = _slot(state, "h", p)
         h *= decay
         np.multiply(g, 1 - decay, out=a)
         a *= g
@@ -120,10 +112,7 @@ class BookAdam(Optimizer):
 
     def _update(self, p, g, lr, state, a, b):
         beta1, beta2 = self.hyper["betas"]
-        if "m" not in state:
-            state["m"] = np.zeros_like(p)
-            state["v"] = np.zeros_like(p)
-        m, v = state["m"], state["v"]
+        m, v = _slot(state, "m", p), _slot(state, "v", p)
         np.subtract(g, m, out=a)
         a *= 1 - beta1
         m += a
@@ -136,6 +125,13 @@ class BookAdam(Optimizer):
         b += self.hyper["eps"]
         a /= b
         p -= a
+
+
+def _slot(state: dict, key: str, like: np.ndarray) -> np.ndarray:
+    """The state array ``key``, created as zeros like the parameter on first use."""
+    if key not in state:
+        state[key] = np.zeros_like(like)
+    return state[key]
 
 
 def _divide_step(p, g, h, lr, eps, a, b):
