@@ -1,0 +1,1 @@
+"""optrack's service: the REST API over SQLite or PostgreSQL."""

@@ -1,0 +1,53 @@
+"""Engines and sessions. SQLite gets WAL, a busy timeout, foreign keys and ``BEGIN IMMEDIATE``
+for write transactions (reads begin deferred); PostgreSQL a pre-pinged pool."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite files get their directory created."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    if parsed.database in (None, "", ":memory:"):
+        raise ValueError("refusing an in-memory SQLite database for the server")
+    Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False,
+                                              "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+                           pool_size=10, max_overflow=20)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        # a write transaction takes the lock up front, so it never fails half-way with
+        # "database is locked" when upgrading from a read lock
+        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def session_makers(engine: Engine) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
+    """(writer, reader): the reader begins SQLite transactions DEFERRED, so reads never wait
+    for the write lock."""
+    writer = sessionmaker(engine, expire_on_commit=False)
+    reader = sessionmaker(engine.execution_options(sqlite_begin="DEFERRED"),
+                          expire_on_commit=False)
+    return writer, reader

@@ -1,0 +1,141 @@
+"""ORM models: the tables. API schemas live apart, in schemas.py."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, DateTime, Float, ForeignKey,
+                        Index, Integer, MetaData, String, Text)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def new_id() -> str:
+    """Random, unguessable ids (122 bits)."""
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class RunStatus(str, enum.Enum):
+    queued = "queued"        # waiting for a worker
+    running = "running"      # leased by a worker, or an external run being logged
+    succeeded = "succeeded"  # finished normally
+    failed = "failed"        # crashed, or ran out of attempts
+    diverged = "diverged"    # the loss went non-finite: a result, not a crash
+    cancelled = "cancelled"  # stopped by a user
+
+    @property
+    def finished(self) -> bool:
+        return self not in (RunStatus.queued, RunStatus.running)
+
+
+STATUS_VALUES = tuple(s.value for s in RunStatus)
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Experiment(Base):
+    __tablename__ = "experiments"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"),
+                                            index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    request: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                 index=True)
+
+    project: Mapped[Project] = relationship()
+
+
+class Run(Base):
+    __tablename__ = "runs"
+    __table_args__ = (
+        CheckConstraint(f"status IN {STATUS_VALUES!r}", name="status"),
+        Index("ix_runs_project_id_created_at", "project_id", "created_at"),
+        Index("ix_runs_status_priority_created_at", "status", "priority", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    experiment_id: Mapped[str | None] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.queued.value)
+    external: Mapped[bool] = mapped_column(Boolean, default=False)
+    config: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    error: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    tags: Mapped[list["RunTag"]] = relationship(cascade="all, delete-orphan",
+                                                order_by="RunTag.tag", lazy="selectin")
+
+
+class RunTag(Base):
+    """One row per (run, tag): ``tags contains 'x'`` is an indexed EXISTS."""
+
+    __tablename__ = "run_tags"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    tag: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
+
+
+class Metric(Base):
+    """One value per (run, key, step): a replayed point changes nothing. NaN is stored as NULL
+    (SQLite cannot hold NaN) and reported as NaN; ±inf are stored as they are."""
+
+    __tablename__ = "metrics"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    step: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    value: Mapped[float | None] = mapped_column(Float)
+    time: Mapped[float] = mapped_column(Float)
+
+
+class LatestMetric(Base):
+    """The value at the highest step of each (run, key), for filtering and sorting runs."""
+
+    __tablename__ = "latest_metrics"
+    __table_args__ = (Index("ix_latest_metrics_key_value", "key", "value"),)
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    step: Mapped[int] = mapped_column(BigInteger)
+    value: Mapped[float | None] = mapped_column(Float)

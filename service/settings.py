@@ -1,0 +1,48 @@
+"""Service settings from the environment (``OPTRACK_*``), validated at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the service can be told. Built by ``get_settings()`` or by tests directly."""
+
+    model_config = SettingsConfigDict(env_prefix="OPTRACK_", extra="ignore")
+
+    data_dir: Path = Field(Path(".optrack"), description="where the SQLite file and blobs live")
+    database_url: str = Field("", description="SQLAlchemy URL; default: SQLite in data_dir")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    max_runs_per_experiment: int = Field(1000, ge=1)
+    max_metric_batch: int = Field(10_000, ge=1)
+    max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    default_history_points: int = Field(1000, ge=10)
+    max_history_points: int = Field(10_000, ge=10)
+    max_page_size: int = Field(1000, ge=1)
+    migrate_on_start: bool = True
+
+    @model_validator(mode="after")
+    def _default_database(self) -> "Settings":
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.data_dir / 'optrack.db').as_posix()}"
+        return self
+
+    @field_validator("database_url")
+    @classmethod
+    def _no_memory_database(cls, url: str) -> str:
+        if url.startswith("sqlite") and (":memory:" in url or url.rstrip("/") in ("sqlite:", "sqlite:/", "sqlite://")):
+            raise ValueError("an in-memory SQLite database would vanish with the server; "
+                             "give a file path")
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def get_settings() -> Settings:
+    return Settings()
