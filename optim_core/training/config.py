@@ -45,6 +45,29 @@ TOP_LEVEL = {
 SECTIONS = ("dataset", "model", "optimizer", "schedule")
 
 
+def flatten(run_config: dict[str, Any]) -> dict[str, Any]:
+    """The service's sectioned form, ``{…, "training": {"epochs": …, "seed": …}}``, as the flat
+    config ``train`` takes (``{…, "epochs": …, "seed": …}``)."""
+    if not isinstance(run_config, dict):
+        raise ConfigError("config", f"must be an object, got {type(run_config).__name__}")
+    flat = {k: v for k, v in run_config.items() if k != "training"}
+    training = run_config.get("training", {})
+    if not isinstance(training, dict):
+        raise ConfigError("training", f"must be an object, got {training!r}")
+    for key, value in training.items():
+        if key not in TOP_LEVEL:
+            raise ConfigError(f"training.{key}", f"unknown field; allowed: {', '.join(TOP_LEVEL)}")
+        flat[key] = value
+    return flat
+
+
+def sectioned(flat: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of ``flatten``: training fields gathered under "training"."""
+    out = {k: v for k, v in flat.items() if k not in TOP_LEVEL}
+    out["training"] = {k: v for k, v in flat.items() if k in TOP_LEVEL}
+    return out
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """A validated config: the normalised dict plus what was resolved from it."""
@@ -68,8 +91,8 @@ def resolve(config: dict[str, Any], load_dataset=datasets.load) -> RunConfig:
     model_spec = _section(config, "model", "kind", required=True)
     optimizer_spec = _section(config, "optimizer", "name", required=True)
     schedule_spec = config.get("schedule")
-    create_schedule(schedule_spec)  # validates, raising schedule.<field>
-    _check_optimizer(optimizer_spec)
+    schedule = create_schedule(schedule_spec).spec()  # validates, raising schedule.<field>
+    optimizer_spec = _check_optimizer(optimizer_spec)
     if (top["epochs"] is None) == (top["steps"] is None):
         raise ConfigError("epochs", "give exactly one of epochs and steps")
 
@@ -79,9 +102,9 @@ def resolve(config: dict[str, Any], load_dataset=datasets.load) -> RunConfig:
                                          "dataset")
         if top["steps"] is None:
             raise ConfigError("steps", "a point model counts steps, not epochs")
-        _check_model(model_spec, None)
-        normal = {**top, "model": model_spec, "optimizer": optimizer_spec,
-                  "schedule": create_schedule(schedule_spec).spec()}
+        model_spec = _check_model(model_spec, None)
+        normal = {**_jsonable(top), "model": model_spec, "optimizer": optimizer_spec,
+                  "schedule": schedule}
         return RunConfig(normal, None, top["steps"], 0)
 
     dataset_spec = _section(config, "dataset", "name", required=True)
@@ -97,8 +120,8 @@ def resolve(config: dict[str, Any], load_dataset=datasets.load) -> RunConfig:
                                         f"{top['batch_size']}")
     steps_per_epoch = -(-n_train // top["batch_size"])
     total = top["steps"] if top["steps"] is not None else top["epochs"] * steps_per_epoch
-    normal = {**top, "dataset": {**dataset_spec, "seed": seed}, "model": model_spec,
-              "optimizer": optimizer_spec, "schedule": create_schedule(schedule_spec).spec()}
+    normal = {**_jsonable(top), "dataset": {**dataset_spec, "seed": seed}, "model": model_spec,
+              "optimizer": optimizer_spec, "schedule": schedule}
     return RunConfig(normal, data, total, steps_per_epoch)
 
 
@@ -114,12 +137,23 @@ def _section(config: dict, key: str, name_field: str, required: bool) -> dict[st
     return dict(value)
 
 
-def _check_optimizer(spec: dict[str, Any]) -> None:
+def _check_optimizer(spec: dict[str, Any]) -> dict[str, Any]:
+    """Validate the optimizer section; return it with every hyperparameter filled in."""
     options = {k: v for k, v in spec.items() if k != "name"}
     try:
-        create_optimizer(spec["name"], **options)
+        opt = create_optimizer(spec["name"], **options)
     except ConfigError as exc:
         raise exc.within("optimizer") from None
+    normal = {"name": spec["name"], "convention": opt.convention, **_jsonable(opt.hyper)}
+    if opt.clip_grad_norm is not None:
+        normal["clip_grad_norm"] = opt.clip_grad_norm
+    return normal
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    """Defaults filled by validation, as JSON values: tuples as lists, unset options dropped
+    (so that a normalised config validates again to itself)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items() if v is not None}
 
 
 def _check_model(spec: dict[str, Any], data: datasets.Dataset | None) -> dict[str, Any]:
@@ -131,7 +165,7 @@ def _check_model(spec: dict[str, Any], data: datasets.Dataset | None) -> dict[st
                                                          f"{data.name!r}, got {spec[field_name]!r}")
     options = {k: v for k, v in spec.items() if k != "kind"}
     try:
-        models.check(spec["kind"], data.task if data else "classification", options)
+        values = models.check(spec["kind"], data.task if data else "classification", options)
     except ConfigError as exc:
         raise exc.within("model") from None
-    return spec
+    return {"kind": spec["kind"], **_jsonable(values)}

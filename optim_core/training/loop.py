@@ -92,11 +92,11 @@ def _fit(run: RunConfig, model, optimizer, rng, loop, digest) -> Iterator[Event]
                 yield Metrics(loop.step, epoch, values)
             if epoch_done:
                 loop.epoch, loop.batch, loop.order = loop.epoch + 1, 0, None
-            if epoch_done or _every(loop.step, cfg["eval_every"]):
+            if epoch_done or _every(loop.step, cfg.get("eval_every")):
                 values = model.evaluate(x_val, y_val)
                 latest.update(values)
                 yield Metrics(loop.step, epoch, values)
-            if epoch_done or _every(loop.step, cfg["checkpoint_every"]):
+            if epoch_done or _every(loop.step, cfg.get("checkpoint_every")):
                 yield Checkpoint(checkpoint.save(model, optimizer, rng, loop, digest), loop.step)
     yield Finished(_summary(run, "succeeded", loop.step, latest))
 
@@ -119,7 +119,7 @@ def _optimise_point(run: RunConfig, model, optimizer, rng, loop, digest) -> Iter
             if loop.step % cfg["log_every"] == 0:
                 latest.update(position, lr=report.lr, grad_norm=report.grad_norm)
                 yield Metrics(loop.step, 0, dict(latest))
-            if _every(loop.step, cfg["checkpoint_every"]):
+            if _every(loop.step, cfg.get("checkpoint_every")):
                 yield Checkpoint(checkpoint.save(model, optimizer, rng, loop, digest), loop.step)
     yield Finished(_summary(run, "succeeded", loop.step, latest))
 

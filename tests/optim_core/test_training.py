@@ -164,3 +164,16 @@ def test_malformed_user_file_is_refused(tmp_path):
     path.write_text("a,b,label\n1,2,0\n3,oops,1\n")
     with pytest.raises(ValueError, match="dataset.path: line 3 holds a value that is not"):
         next(optim_core.train(small_config(dataset={"name": "file", "path": str(path)})))
+
+
+@pytest.mark.parametrize("config", [small_config(),
+                                    {"model": {"kind": "point"}, "optimizer": "nesterov",
+                                     "steps": 5}])
+def test_normalised_config_has_every_default_and_resolves_to_itself(config):
+    from optim_core.training import resolve
+    normal = resolve(config).config
+    assert resolve(normal).config == normal
+    assert normal["optimizer"]["convention"] == "torch"
+    name = normal["optimizer"]["name"]
+    assert set(optim_core.catalog()["optimizers"][name]["hyperparameters"]) <= set(
+        normal["optimizer"])
