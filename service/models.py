@@ -73,6 +73,18 @@ class Experiment(Base):
                                                  index=True)
 
     project: Mapped[Project] = relationship()
+    tag_rows: Mapped[list["ExperimentTag"]] = relationship(cascade="all, delete-orphan",
+                                                           lazy="selectin")
+
+
+class ExperimentTag(Base):
+    """One row per (experiment, tag), for filtering experiments by tag."""
+
+    __tablename__ = "experiment_tags"
+
+    experiment_id: Mapped[str] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"),
+                                               primary_key=True)
+    tag: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
 
 
 class Run(Base):

@@ -1,0 +1,39 @@
+"""The FastAPI application, built by ``create_app(settings)``: no engine or settings exist at
+import time, so tests and tools configure their own."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+
+from . import migrate
+from .db import make_engine, session_makers
+from .errors import install_handlers
+from .limits import BodyLimit
+from .routes import experiments, meta, metrics, runs
+from .settings import Settings, get_settings
+
+log = logging.getLogger("optrack")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = make_engine(settings.database_url)
+    if settings.migrate_on_start:
+        migrate.upgrade(engine)
+    app = FastAPI(title="optrack", version="0.1.0",
+                  description="Hyperparameter experiment tracking: experiments, runs, metrics.")
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.writer, app.state.reader = session_makers(engine)
+    install_handlers(app)
+    for module in (experiments, runs, metrics, meta):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory service.app:app_from_env`` (settings from OPTRACK_*)."""
+    return create_app()

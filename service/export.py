@@ -1,0 +1,70 @@
+"""Experiment export: one row per run, configs flattened to columns, final metrics; streamed."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any, Iterator
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import metrics_store
+from .models import Run
+from .schemas import encode_value
+
+BATCH = 500  # runs fetched per query while streaming
+
+
+def flatten(prefix: str, value: Any, out: dict[str, Any]) -> dict[str, Any]:
+    """{"optimizer": {"lr": 0.1}} → {"config.optimizer.lr": 0.1}; lists stay JSON."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            flatten(f"{prefix}.{k}" if prefix else k, v, out)
+    else:
+        out[prefix] = json.dumps(value) if isinstance(value, list) else value
+    return out
+
+
+def _rows(session: Session, experiment_id: str) -> Iterator[dict[str, Any]]:
+    last = ""
+    while True:
+        runs = session.scalars(select(Run).where(Run.experiment_id == experiment_id,
+                                                 Run.id > last)
+                               .order_by(Run.id).limit(BATCH)).all()
+        if not runs:
+            return
+        latest = metrics_store.latest_values(session, [r.id for r in runs])
+        for run in runs:
+            row = {"run_id": run.id, "name": run.name, "status": run.status,
+                   "created_at": run.created_at.isoformat()}
+            flatten("config", run.config, row)
+            for key, value in sorted(latest[run.id].items()):
+                row[f"metrics.{key}"] = encode_value(value)
+            yield row
+        last = runs[-1].id
+
+
+def export_json(session: Session, experiment_id: str) -> Iterator[str]:
+    yield "["
+    for i, row in enumerate(_rows(session, experiment_id)):
+        yield ("," if i else "") + json.dumps(row)
+    yield "]\n"
+
+
+def export_csv(session: Session, experiment_id: str) -> Iterator[str]:
+    """CSV needs its columns first: one pass for the header over the column names, then
+    the rows (both streamed in batches)."""
+    columns: dict[str, None] = {}
+    for row in _rows(session, experiment_id):
+        columns.update(dict.fromkeys(row))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="ignore")
+    writer.writeheader()
+    yield buf.getvalue()
+    for row in _rows(session, experiment_id):
+        buf.seek(0)
+        buf.truncate()
+        writer.writerow(row)
+        yield buf.getvalue()

@@ -1,0 +1,85 @@
+"""Run actions: create (external), cancel, finish, patch; and their API views."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import metrics_store
+from .errors import Conflict, NotFound
+from .models import Run, RunStatus, RunTag, utcnow
+from .projects import project_id, project_names
+from .schemas import RunCreate, RunFinish, RunOut, RunPatch, encode_value
+
+
+def get_run(session: Session, run_id: str, for_update: bool = False) -> Run:
+    stmt = select(Run).where(Run.id == run_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    run = session.scalar(stmt)
+    if run is None:
+        raise NotFound(f"run {run_id!r} not found")
+    return run
+
+
+def create_external(session: Session, body: RunCreate) -> Run:
+    """A run trained elsewhere: it starts ``running`` and is never queued."""
+    now = utcnow()
+    run = Run(project_id=project_id(session, body.project, create=True), name=body.name,
+              status=RunStatus.running.value, external=True, config=body.config,
+              notes=body.notes, created_at=now, started_at=now,
+              tags=[RunTag(tag=t) for t in sorted(set(body.tags))])
+    session.add(run)
+    return run
+
+
+def cancel(session: Session, run_id: str) -> Run:
+    """queued → cancelled at once; running → cancelled (its worker stops at its next
+    heartbeat); a finished run cannot be cancelled (409)."""
+    run = get_run(session, run_id, for_update=True)
+    if RunStatus(run.status).finished:
+        raise Conflict(f"run {run_id!r} already ended as {run.status}")
+    run.status = RunStatus.cancelled.value  # queued|running -> cancelled
+    run.finished_at = utcnow()
+    return run
+
+
+def finish(session: Session, run_id: str, body: RunFinish) -> Run:
+    """Finish an external run (running → succeeded | failed | diverged)."""
+    run = get_run(session, run_id, for_update=True)
+    if not run.external:
+        raise Conflict(f"run {run_id!r} is run by optrack's workers; only external runs are "
+                       f"finished over this route")
+    if run.status != RunStatus.running.value:
+        raise Conflict(f"run {run_id!r} is {run.status}, not running")
+    run.status = body.status  # running -> succeeded | failed | diverged
+    run.error = body.error
+    run.summary = body.summary
+    run.finished_at = utcnow()
+    return run
+
+
+def patch(session: Session, run_id: str, body: RunPatch) -> Run:
+    run = get_run(session, run_id, for_update=True)
+    if body.tags is not None:
+        run.tags = [RunTag(tag=t) for t in sorted(set(body.tags))]
+    if body.notes is not None:
+        run.notes = body.notes
+    if body.name is not None:
+        run.name = body.name
+    return run
+
+
+def views(session: Session, runs: Sequence[Run]) -> list[RunOut]:
+    """API views of ``runs`` with project names and latest metric values, in two queries."""
+    names = project_names(session, {r.project_id for r in runs})
+    latest = metrics_store.latest_values(session, [r.id for r in runs])
+    return [RunOut(id=r.id, name=r.name, project=names.get(r.project_id, ""),
+                   experiment_id=r.experiment_id, status=r.status, external=r.external,
+                   config=r.config, tags=[t.tag for t in r.tags], notes=r.notes,
+                   summary=r.summary, error=r.error, attempt=r.attempt,
+                   created_at=r.created_at, started_at=r.started_at, finished_at=r.finished_at,
+                   metrics={k: encode_value(v) for k, v in latest[r.id].items()})
+            for r in runs]
