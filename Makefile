@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test run bench clean
+.PHONY: test run demo bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,10 +19,15 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 run: $(STAMP)
+	$(BIN)/optrack serve
+
+demo: $(STAMP)
 	$(BIN)/python -m optim_core.demo
 
 bench: $(STAMP)
 	$(BIN)/python bench/optimizer_step.py
+	$(BIN)/python bench/train_step.py
+	$(BIN)/python bench/tracking.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -40,3 +40,7 @@ def db_upgrade(revision: str = typer.Argument("head"),
     settings = Settings(data_dir=data_dir, database_url=database_url)
     migrate.upgrade(make_engine(settings.database_url), revision)
     typer.echo(f"database at {revision} ({settings.database_url})")
+
+
+if __name__ == "__main__":
+    app()
