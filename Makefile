@@ -19,7 +19,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 run: $(STAMP)
-	$(BIN)/optrack serve
+	$(BIN)/optrack up
 
 demo: $(STAMP)
 	$(BIN)/python -m optim_core.demo

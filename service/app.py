@@ -4,6 +4,7 @@ import time, so tests and tools configure their own."""
 from __future__ import annotations
 
 import logging
+import threading
 
 from fastapi import FastAPI
 
@@ -11,7 +12,7 @@ from . import migrate
 from .db import make_engine, session_makers
 from .errors import install_handlers
 from .limits import BodyLimit
-from .routes import experiments, meta, metrics, runs
+from .routes import experiments, meta, metrics, runs, worker
 from .settings import Settings, get_settings
 
 log = logging.getLogger("optrack")
@@ -27,8 +28,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.writer, app.state.reader = session_makers(engine)
+    app.state.queue_signal = threading.Condition()  # wakes long-polling lease calls
     install_handlers(app)
-    for module in (experiments, runs, metrics, meta):
+    for module in (experiments, runs, metrics, worker, meta):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import subprocess
+import sys
+import time
 
+import httpx
 import typer
 import uvicorn
 
 from . import migrate
 from .db import make_engine
+from .demo import EXPERIMENTS as DEMO_EXPERIMENTS
 from .settings import Settings
 
 app = typer.Typer(help="optrack: hyperparameter experiment tracking.", no_args_is_help=True)
@@ -30,6 +37,114 @@ def serve(host: str = typer.Option("127.0.0.1", help="interface to bind (default
     os.environ["OPTRACK_DATA_DIR"] = str(settings.data_dir)
     uvicorn.run("service.app:app_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level="info")
+
+
+@app.command()
+def up(host: str = typer.Option("127.0.0.1", help="interface to bind"),
+       port: int = typer.Option(8000, help="TCP port of the API"),
+       workers: int = typer.Option(os.cpu_count() or 1, help="worker processes"),
+       data_dir: str = typer.Option(".optrack", envvar="OPTRACK_DATA_DIR"),
+       database_url: str = typer.Option("", envvar="OPTRACK_DATABASE_URL"),
+       demo: bool = typer.Option(False, help="also submit the book's chapter-6 experiments")):
+    """Everything on one machine: migrate, start the API and N workers; Ctrl-C stops all."""
+    settings = Settings(data_dir=data_dir, database_url=database_url, host=host, port=port)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(make_engine(settings.database_url))
+    env = dict(os.environ, OPTRACK_DATABASE_URL=settings.database_url,
+               OPTRACK_DATA_DIR=str(settings.data_dir), OPTRACK_MIGRATE_ON_START="false")
+    url = f"http://{host}:{port}"
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory",
+                               "service.app:app_from_env", "--host", host, "--port", str(port),
+                               "--log-level", "warning"], env=env)
+    _wait_healthy(url, server)
+    pool = subprocess.Popen([sys.executable, "-m", "worker", "--server", url,
+                             "--concurrency", str(workers)], env=env)
+    typer.echo(f"optrack is up: API {url} (docs {url}/docs), {workers} worker(s), "
+               f"database {settings.database_url}")
+    try:
+        if demo:
+            for experiment in DEMO_EXPERIMENTS:
+                created = httpx.post(f"{url}/api/v1/experiments", json=experiment, timeout=60)
+                typer.echo(f"submitted {experiment['name']!r}: {created.json().get('id')}"
+                           if created.status_code == 201 else
+                           f"could not submit {experiment['name']!r}: {created.text[:300]}")
+    finally:
+        _wait_and_stop(server, pool)
+
+
+def _wait_healthy(url: str, server: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise typer.Exit(f"the API exited with {server.returncode}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    server.terminate()
+    raise typer.Exit("the API did not come up")
+
+
+def _wait_and_stop(server: subprocess.Popen, pool: subprocess.Popen) -> None:
+    stopping = []
+
+    def stop(_signum, _frame):
+        stopping.append(True)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while not stopping and server.poll() is None and pool.poll() is None:
+        time.sleep(0.2)
+    pool.send_signal(signal.SIGTERM)  # workers checkpoint and release their runs
+    try:
+        pool.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        pool.kill()
+    server.terminate()
+    server.wait(timeout=30)
+
+
+@app.command()
+def worker(server: str = typer.Option("http://127.0.0.1:8000", envvar="OPTRACK_SERVER"),
+           token: str = typer.Option(None, envvar="OPTRACK_TOKEN"),
+           concurrency: int = typer.Option(1, help="worker processes")) -> None:
+    """Run workers against a server (on this machine or any other)."""
+    from worker.__main__ import main
+    args = ["--server", server, "--concurrency", str(concurrency)]
+    raise typer.Exit(main(args + (["--token", token] if token else [])))
+
+
+@app.command()
+def submit(file: str = typer.Argument(..., help="experiment request JSON, or - for stdin"),
+           server: str = typer.Option("http://127.0.0.1:8000", envvar="OPTRACK_SERVER")) -> None:
+    """Send an experiment; prints its id."""
+    body = json.load(sys.stdin if file == "-" else open(file))
+    response = httpx.post(f"{server}/api/v1/experiments", json=body, timeout=60)
+    if response.status_code != 201:
+        typer.echo(response.json()["error"]["message"], err=True)
+        raise typer.Exit(1)
+    typer.echo(response.json()["id"])
+
+
+@app.command()
+def status(experiment_id: str,
+           server: str = typer.Option("http://127.0.0.1:8000", envvar="OPTRACK_SERVER")) -> None:
+    """Runs of an experiment per state."""
+    from rich.console import Console
+    from rich.table import Table
+
+    response = httpx.get(f"{server}/api/v1/experiments/{experiment_id}", timeout=30)
+    if response.status_code != 200:
+        typer.echo(response.json()["error"]["message"], err=True)
+        raise typer.Exit(1)
+    body = response.json()
+    table = Table(title=body["name"])
+    table.add_column("state")
+    table.add_column("runs", justify="right")
+    for state, count in sorted(body["status_counts"].items()):
+        table.add_row(state, str(count))
+    Console().print(table)
 
 
 @db_app.command("upgrade")

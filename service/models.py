@@ -111,9 +111,30 @@ class Run(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # the queue: who holds the lease, until when, and when a retry may start
+    worker_id: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    checkpoint_sha: Mapped[str | None] = mapped_column(String(64))
+    checkpoint_step: Mapped[int | None] = mapped_column(BigInteger)
 
     tags: Mapped[list["RunTag"]] = relationship(cascade="all, delete-orphan",
                                                 order_by="RunTag.tag", lazy="selectin")
+
+
+class RunAttempt(Base):
+    """One lease of a run by a worker, and how it ended."""
+
+    __tablename__ = "run_attempts"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    attempt: Mapped[int] = mapped_column(Integer, primary_key=True)
+    worker_id: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str | None] = mapped_column(String(32))  # succeeded, expired, released, …
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class RunTag(Base):

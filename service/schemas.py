@@ -208,3 +208,46 @@ class MetricsQuery(Strict):
                                                                             max_length=1000)
     keys: list[MetricKey] = Field(min_length=1, max_length=50)
     max_points: int | None = Field(None, ge=10)
+
+
+# -- worker protocol -----------------------------------------------------------------------
+
+WorkerId = Annotated[str, StringConstraints(min_length=1, max_length=100,
+                                            pattern=r"^[A-Za-z0-9_.:@\-]+$")]
+
+
+class LeaseRequest(Strict):
+    worker_id: WorkerId
+    wait: float = Field(0.0, ge=0, le=60, description="seconds to long-poll for a run")
+
+
+class LeaseOut(BaseModel):
+    run_id: str
+    attempt: int
+    config: dict[str, Any] = Field(description="the flat config optim_core.train takes")
+    lease_seconds: float
+    checkpoint_step: int | None
+
+
+class AttemptBody(Strict):
+    attempt: int = Field(ge=1)
+
+
+class HeartbeatOut(BaseModel):
+    cancelled: bool
+    lease_seconds: float
+
+
+class WorkerMetrics(AttemptBody):
+    metrics: list[MetricPoint] = Field(max_length=100_000)
+
+
+class WorkerFinish(AttemptBody):
+    status: Literal["succeeded", "failed", "diverged"]
+    summary: JsonObject | None = None
+    error: Text | None = None
+
+
+class CheckpointOut(BaseModel):
+    sha256: str
+    step: int

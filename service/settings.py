@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     max_history_points: int = Field(10_000, ge=10)
     max_page_size: int = Field(1000, ge=1)
     migrate_on_start: bool = True
+    lease_seconds: float = Field(30.0, gt=0, description="a worker's lease; heartbeats extend it")
+    max_attempts: int = Field(3, ge=1, description="failed or expired attempts before a run fails")
+    retry_backoff_seconds: float = Field(2.0, ge=0, description="base of the exponential backoff")
+    lease_wait_seconds: float = Field(20.0, ge=0, description="longest long-poll of a lease call")
+    max_checkpoint_bytes: int = Field(256 * 1024 * 1024, ge=1024)
 
     @model_validator(mode="after")
     def _default_database(self) -> "Settings":

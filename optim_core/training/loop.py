@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -42,10 +42,13 @@ def _as_dtype(data: datasets.Dataset, dtype: str) -> tuple[np.ndarray, ...]:
     return tuple(parts)
 
 
-def train(config: dict[str, Any], resume_from: bytes | None = None) -> Iterator[Event]:
+def train(config: dict[str, Any], resume_from: bytes | None = None,
+          checkpoint_now: Callable[[], bool] | None = None) -> Iterator[Event]:
     """Train as ``config`` says (see training/config.py), yielding Metrics, Checkpoint and
     finally Finished events. ``resume_from`` is a Checkpoint's data: the run continues
-    bit-identically. Raises ConfigError (before yielding anything) for a bad config."""
+    bit-identically. ``checkpoint_now`` is asked after every step; when it answers True a
+    Checkpoint is yielded there (a worker shutting down). Raises ConfigError (before yielding
+    anything) for a bad config."""
     run = resolve(config, load_dataset=load_dataset)
     cfg = run.config
     rng = np.random.default_rng(cfg["seed"])
@@ -58,14 +61,15 @@ def train(config: dict[str, Any], resume_from: bytes | None = None) -> Iterator[
     loop = checkpoint.LoopState()
     if resume_from is not None:
         loop = checkpoint.restore(resume_from, model, optimizer, rng, digest)
+    wanted = checkpoint_now or (lambda: False)
     if run.dataset is None:
-        yield from _optimise_point(run, model, optimizer, rng, loop, digest)
+        yield from _optimise_point(run, model, optimizer, rng, loop, digest, wanted)
         return
     with threadpool_limits(limits=cfg["threads"], user_api="blas"):
-        yield from _fit(run, model, optimizer, rng, loop, digest)
+        yield from _fit(run, model, optimizer, rng, loop, digest, wanted)
 
 
-def _fit(run: RunConfig, model, optimizer, rng, loop, digest) -> Iterator[Event]:
+def _fit(run: RunConfig, model, optimizer, rng, loop, digest, wanted) -> Iterator[Event]:
     cfg, data = run.config, run.dataset
     x_train, y_train, x_val, y_val = _as_dtype(data, cfg["model"].get("dtype", "float32"))
     batch_size, n = cfg["batch_size"], len(x_train)
@@ -96,12 +100,13 @@ def _fit(run: RunConfig, model, optimizer, rng, loop, digest) -> Iterator[Event]
                 values = model.evaluate(x_val, y_val)
                 latest.update(values)
                 yield Metrics(loop.step, epoch, values)
-            if epoch_done or _every(loop.step, cfg.get("checkpoint_every")):
+            if epoch_done or _every(loop.step, cfg.get("checkpoint_every")) or wanted():
                 yield Checkpoint(checkpoint.save(model, optimizer, rng, loop, digest), loop.step)
     yield Finished(_summary(run, "succeeded", loop.step, latest))
 
 
-def _optimise_point(run: RunConfig, model, optimizer, rng, loop, digest) -> Iterator[Event]:
+def _optimise_point(run: RunConfig, model, optimizer, rng, loop, digest,
+                    wanted) -> Iterator[Event]:
     cfg = run.config
     latest = loop.latest
     if loop.step == 0:
@@ -119,7 +124,7 @@ def _optimise_point(run: RunConfig, model, optimizer, rng, loop, digest) -> Iter
             if loop.step % cfg["log_every"] == 0:
                 latest.update(position, lr=report.lr, grad_norm=report.grad_norm)
                 yield Metrics(loop.step, 0, dict(latest))
-            if _every(loop.step, cfg.get("checkpoint_every")):
+            if _every(loop.step, cfg.get("checkpoint_every")) or wanted():
                 yield Checkpoint(checkpoint.save(model, optimizer, rng, loop, digest), loop.step)
     yield Finished(_summary(run, "succeeded", loop.step, latest))
 

@@ -23,16 +23,16 @@ router = APIRouter(prefix="/api/v1/experiments", tags=["experiments"])
 
 
 @router.post("", status_code=201, response_model=ExperimentOut)
-def create_experiment(body: ExperimentCreate, session: WriteSession,
+def create_experiment(body: ExperimentCreate, request: Request, session: WriteSession,
                       settings: SettingsDep) -> ExperimentOut:
     """Expand the request into runs (grid × random trials), validate every run, store the
     experiment and its runs as ``queued`` — all or nothing."""
-    request = body.model_dump(exclude={"name", "project", "tags"}, exclude_none=True)
-    runs = expand(request, settings.max_runs_per_experiment)
+    spec = body.model_dump(exclude={"name", "project", "tags"}, exclude_none=True)
+    runs = expand(spec, settings.max_runs_per_experiment)
     tags = sorted(set(body.tags))
     now = utcnow()
     pid = project_id(session, body.project, create=True)
-    experiment = Experiment(project_id=pid, name=body.name, tags=tags, request=request,
+    experiment = Experiment(project_id=pid, name=body.name, tags=tags, request=spec,
                             created_at=now, tag_rows=[ExperimentTag(tag=t) for t in tags])
     session.add(experiment)
     session.flush()
@@ -42,6 +42,8 @@ def create_experiment(body: ExperimentCreate, session: WriteSession,
             for i, r in enumerate(runs, start=1)]
     session.add_all(rows)
     session.commit()
+    with request.app.state.queue_signal:  # wake workers waiting for a lease
+        request.app.state.queue_signal.notify_all()
     return ExperimentOut(id=experiment.id, name=experiment.name, project=body.project,
                          tags=tags, created_at=now, run_ids=[r.id for r in rows],
                          status_counts={"queued": len(rows)})

@@ -1,0 +1,55 @@
+"""Checkpoint blobs: content-addressed files under ``<data_dir>/checkpoints``, the latest per
+run kept. Names are sha256 hex digests computed here, never paths from a client."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .errors import NotFound, TooLarge
+from .models import Run
+
+
+def _dir(data_dir: Path) -> Path:
+    path = data_dir / "checkpoints"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def store(session: Session, run: Run, data: bytes, step: int, data_dir: Path,
+          max_bytes: int) -> str:
+    """Write the blob (atomically: temp file, fsync, rename), point the run at it, and delete
+    the run's previous blob unless another run still uses it."""
+    if len(data) > max_bytes:
+        raise TooLarge(f"checkpoint: at most {max_bytes} bytes, got {len(data)}")
+    sha = hashlib.sha256(data).hexdigest()
+    target = _dir(data_dir) / sha
+    if not target.exists():
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    previous = run.checkpoint_sha
+    run.checkpoint_sha, run.checkpoint_step = sha, step
+    if previous and previous != sha:
+        others = session.scalar(select(func.count()).select_from(Run).where(
+            Run.checkpoint_sha == previous, Run.id != run.id))
+        if not others:
+            (_dir(data_dir) / previous).unlink(missing_ok=True)
+    return sha
+
+
+def load(run: Run, data_dir: Path) -> bytes:
+    if not run.checkpoint_sha:
+        raise NotFound(f"run {run.id!r} has no checkpoint")
+    path = _dir(data_dir) / run.checkpoint_sha
+    if not path.exists():
+        raise NotFound(f"checkpoint of run {run.id!r} is missing from the data directory")
+    return path.read_bytes()

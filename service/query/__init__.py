@@ -1,0 +1,94 @@
+"""The runs query language: filter, order and page through a project's runs.
+
+    q = RunQuery.parse(filter_text, order_by_text, dialect=session.bind.dialect.name)
+    stmt = q.select(select(Run).where(Run.project_id == project_id), page_token, limit)
+    page, next_page_token = q.page(session.execute(stmt).all(), limit)
+
+Filter: ``optimizer = 'adam' and lr < 0.01 and metrics.val_accuracy >= 0.9
+and tags contains 'ch6' and dataset in ('digits', 'wine')``. Fields are the run's columns
+(status, created, experiment, name, id, external), ``tags`` (with ``contains``),
+``metrics.<key>`` (the latest value) and config paths (``optimizer.lr``; aliases such as
+``lr``). Order: ``metrics.val_accuracy desc, created`` (default ``created desc``); NULLs sort
+last either way and ``id`` breaks ties.
+
+Semantics, the same on SQLite and PostgreSQL: a comparison holds only where the field has a
+value of the literal's type, so a missing value (absent config path, JSON null, another JSON
+type, no metric, NaN metric) satisfies no comparison, not even ``!=`` or ``not in``; ``= null``
+matches exactly those missing values and ``!= null`` the rest; ``not`` is a plain complement.
+Numbers compare as double-precision floats, strings by code point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from sqlalchemy import Row, Select
+
+from .compiler import Compiler, SortKey
+from .pagination import after, decode_token, encode_token, fingerprint
+from .parser import Node, OrderItem, QueryError, parse_filter, parse_order_by
+
+__all__ = ["QueryError", "RunQuery"]
+
+
+@dataclass(frozen=True)
+class RunQuery:
+    """A parsed, validated filter and order for one SQL dialect; immutable, so it may be built
+    once per request and used for any number of statements."""
+
+    filter: Node | None
+    order: tuple[OrderItem, ...]
+    dialect: str
+
+    @classmethod
+    def parse(cls, filter_text: str | None = None, order_by_text: str | None = None,
+              dialect: str = "sqlite") -> "RunQuery":
+        """Parse both texts (None or blank: no filter / the default order). ``dialect`` is
+        ``"sqlite"`` or ``"postgresql"`` (``engine.dialect.name``). Raises ``QueryError``."""
+        Compiler(dialect)  # a wrong dialect is the caller's bug: ValueError, now
+        return cls(parse_filter(filter_text), parse_order_by(order_by_text), dialect)
+
+    def where(self, base: Select) -> Select:
+        """``base`` (a ``select(Run)…``) narrowed to the matching runs, with no order and no
+        limit: for counting, say, or for a query of one's own."""
+        compiler = Compiler(self.dialect)
+        condition = None if self.filter is None else compiler.predicate(self.filter)
+        stmt = compiler.join_metrics(base)
+        return stmt if condition is None else stmt.where(condition)
+
+    def select(self, base: Select, page_token: str | None = None, limit: int = 50) -> Select:
+        """One page of ``base`` (whose first column must be ``Run``): joins, WHERE, the rows
+        after ``page_token``, ORDER BY and LIMIT ``limit + 1`` (the extra row tells ``page``
+        whether another page follows). Each row is ``(Run, sort key values…)``.
+        Raises ``QueryError`` (field ``page_token`` or ``limit``)."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise QueryError(f"must be a positive integer, got {limit!r}", field="limit")
+        compiler = Compiler(self.dialect)
+        conditions = [] if self.filter is None else [compiler.predicate(self.filter)]
+        keys = compiler.sort_keys(self.order, self.filter)
+        if page_token:
+            conditions.append(after(keys, decode_token(page_token, self._fingerprint(), keys)))
+        stmt = compiler.join_metrics(base).where(*conditions)
+        stmt = stmt.add_columns(*(key.expr.label(f"sort_{i}") for i, key in enumerate(keys)))
+        return stmt.order_by(*map(_order_by, keys)).limit(limit + 1)
+
+    def page(self, rows: Sequence[Row[Any]], limit: int) -> tuple[list[Any], str | None]:
+        """The runs of this page (at most ``limit``) and the token for the next page, None
+        when this page is the last. ``rows`` are those of the ``select`` statement."""
+        runs = [row[0] for row in rows[:limit]]
+        if len(rows) <= limit:
+            return runs, None
+        keys = Compiler(self.dialect).sort_keys(self.order, self.filter)
+        last = tuple(rows[limit - 1])[-len(keys):]
+        return runs, encode_token(self._fingerprint(), keys, last)
+
+    def _fingerprint(self) -> str:
+        return fingerprint(self.filter, self.order)
+
+
+def _order_by(key: SortKey):
+    """NULLS LAST only where NULLs can occur: on a NOT NULL column it would stop PostgreSQL from
+    reading the order off an index (runs by project and created_at)."""
+    ordered = key.expr.desc() if key.descending else key.expr.asc()
+    return ordered.nulls_last() if key.nullable else ordered

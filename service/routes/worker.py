@@ -1,0 +1,118 @@
+"""/api/v1/worker: the protocol workers speak. Every call after the lease names (run id,
+attempt); a call from an attempt that lost its lease gets 409 and the worker drops the run."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Query, Request, Response
+
+from optim_core.training import flatten
+
+from .. import checkpoints, metrics_store, queue
+from ..deps import SettingsDep, WriteSession
+from ..errors import TooLarge
+from ..schemas import (AttemptBody, CheckpointOut, HeartbeatOut, LeaseOut, LeaseRequest,
+                       MetricBatchResult, WorkerFinish, WorkerMetrics, decode_value)
+
+router = APIRouter(prefix="/api/v1/worker", tags=["worker"])
+POLL_SECONDS = 0.25  # how often a waiting lease call looks again for runs queued elsewhere
+
+
+@router.post("/lease", response_model=LeaseOut, responses={204: {"description": "no run"}})
+def lease(body: LeaseRequest, request: Request, settings: SettingsDep):
+    """Claim the next queued run, waiting up to ``wait`` seconds for one (long poll)."""
+    deadline = time.monotonic() + min(body.wait, settings.lease_wait_seconds)
+    signal = request.app.state.queue_signal
+    while True:
+        with request.app.state.writer() as session:
+            run = queue.lease_next(session, body.worker_id, settings)
+            out = None if run is None else LeaseOut(
+                run_id=run.id, attempt=run.attempt, config=flatten(run.config),
+                lease_seconds=settings.lease_seconds, checkpoint_step=run.checkpoint_step)
+            session.commit()
+        remaining = deadline - time.monotonic()
+        if out is not None:
+            return out
+        if remaining <= 0:
+            return Response(status_code=204)
+        with signal:
+            signal.wait(timeout=min(POLL_SECONDS, remaining))
+
+
+@router.post("/runs/{run_id}/heartbeat", response_model=HeartbeatOut)
+def heartbeat(run_id: str, body: AttemptBody, session: WriteSession,
+              settings: SettingsDep) -> HeartbeatOut:
+    """Extend the lease; ``cancelled`` tells the worker to stop."""
+    cancelled = queue.heartbeat(session, run_id, body.attempt, settings)
+    session.commit()
+    return HeartbeatOut(cancelled=cancelled, lease_seconds=settings.lease_seconds)
+
+
+@router.post("/runs/{run_id}/metrics", response_model=MetricBatchResult)
+def metrics(run_id: str, body: WorkerMetrics, session: WriteSession,
+            settings: SettingsDep) -> MetricBatchResult:
+    """Metrics of the attempt holding the lease; replayed points are ignored."""
+    if len(body.metrics) > settings.max_metric_batch:
+        raise TooLarge(f"metrics: at most {settings.max_metric_batch} points per request")
+    queue.holding(session, run_id, body.attempt)
+    now = time.time()
+    inserted = metrics_store.record_metrics(
+        session, run_id, ((p.key, p.step, decode_value(p.value),
+                           now if p.time is None else p.time) for p in body.metrics))
+    session.commit()
+    return MetricBatchResult(received=len(body.metrics), inserted=inserted)
+
+
+@router.put("/runs/{run_id}/checkpoint", response_model=CheckpointOut,
+            openapi_extra={"requestBody": {"content": {"application/octet-stream": {
+                "schema": {"type": "string", "format": "binary"}}}, "required": True}})
+async def put_checkpoint(run_id: str, request: Request, attempt: int = Query(ge=1),
+                         step: int = Query(ge=0)) -> CheckpointOut:
+    """Store the attempt's latest checkpoint (the body is the ``.npz`` blob)."""
+    settings = request.app.state.settings
+    data = await request.body()
+    if len(data) > settings.max_checkpoint_bytes:
+        raise TooLarge(f"checkpoint: at most {settings.max_checkpoint_bytes} bytes")
+    with request.app.state.writer() as session:
+        run = queue.holding(session, run_id, attempt)
+        sha = checkpoints.store(session, run, data, step, settings.data_dir,
+                                settings.max_checkpoint_bytes)
+        session.commit()
+    return CheckpointOut(sha256=sha, step=step)
+
+
+@router.get("/runs/{run_id}/checkpoint", response_class=Response,
+            responses={200: {"content": {"application/octet-stream": {}}}})
+def get_checkpoint(run_id: str, session: WriteSession, settings: SettingsDep,
+                   attempt: int = Query(ge=1)) -> Response:
+    """The run's latest checkpoint, for the attempt that resumes it."""
+    run = queue.holding(session, run_id, attempt)
+    return Response(checkpoints.load(run, settings.data_dir),
+                    media_type="application/octet-stream")
+
+
+@router.post("/runs/{run_id}/finish")
+def finish(run_id: str, body: WorkerFinish, request: Request, session: WriteSession,
+           settings: SettingsDep) -> dict:
+    """succeeded / diverged end the run; failed retries it while attempts are left."""
+    run = queue.finish(session, run_id, body.attempt, body.status, settings, body.summary,
+                       body.error)
+    session.commit()
+    _notify(request)
+    return {"status": run.status}
+
+
+@router.post("/runs/{run_id}/release")
+def release(run_id: str, body: AttemptBody, request: Request, session: WriteSession) -> dict:
+    """Hand the run back to the queue at once (a worker shutting down)."""
+    run = queue.release(session, run_id, body.attempt)
+    session.commit()
+    _notify(request)
+    return {"status": run.status}
+
+
+def _notify(request: Request) -> None:
+    signal = request.app.state.queue_signal
+    with signal:
+        signal.notify_all()

@@ -1,0 +1,169 @@
+"""The worker loop: lease a run, train it with optim_core, stream its metrics in batches,
+upload checkpoints, heartbeat from a separate thread, and report how it ended.
+
+Ordering that keeps the delivery promise: before a checkpoint is uploaded every metric up to
+its step has been acknowledged, so a resumed attempt replays only points the server may lack
+(and the server ignores the duplicates — the values are identical, training is deterministic).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import traceback
+import uuid
+
+import optim_core
+
+from .client import ApiClient, Lease, LeaseLost
+
+log = logging.getLogger("optrack.worker")
+
+FLUSH_POINTS = 2000  # send metrics when this many are buffered …
+FLUSH_SECONDS = 0.5  # … or when the oldest buffered point is this old
+LEASE_WAIT = 10.0  # seconds one lease call long-polls
+
+
+class Stop(Exception):
+    """The current run must stop: cancelled, lease lost, or the worker is shutting down."""
+
+
+class Worker:
+    def __init__(self, server: str, token: str | None = None, worker_id: str | None = None):
+        self.client = ApiClient(server, token)
+        self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.shutting_down = threading.Event()
+
+    def install_signal_handlers(self) -> None:
+        """First SIGTERM/SIGINT: finish the step, checkpoint, release, exit 0. Second: exit now."""
+        def handler(signum, _frame):
+            if self.shutting_down.is_set():
+                os._exit(1)
+            log.info("worker %s: signal %d, stopping after this step", self.worker_id, signum)
+            self.shutting_down.set()
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+    def run_forever(self, max_runs: int | None = None) -> None:
+        done = 0
+        while not self.shutting_down.is_set() and (max_runs is None or done < max_runs):
+            lease = self.client.lease(self.worker_id, wait=LEASE_WAIT)
+            if lease is not None:
+                self.run_one(lease)
+                done += 1
+        self.client.close()
+
+    def run_one(self, lease: Lease) -> None:
+        started = time.monotonic()
+        log.info("lease run=%s attempt=%d worker=%s", lease.run_id, lease.attempt, self.worker_id)
+        state = _RunState(self, lease)
+        outcome = "lost"
+        try:
+            outcome = state.execute()
+        except LeaseLost as exc:
+            log.info("run=%s attempt=%d lease lost: %s", lease.run_id, lease.attempt, exc)
+        finally:
+            state.stop_heartbeat()
+        log.info("finish run=%s attempt=%d outcome=%s duration=%.2fs", lease.run_id,
+                 lease.attempt, outcome, time.monotonic() - started)
+
+
+class _RunState:
+    """One attempt of one run."""
+
+    def __init__(self, worker: Worker, lease: Lease):
+        self.worker, self.lease, self.client = worker, lease, worker.client
+        self.buffer: list[dict] = []
+        self.oldest = 0.0
+        self.cancelled = threading.Event()
+        self.lost = threading.Event()
+        self._beat_stop = threading.Event()
+        self._beat = threading.Thread(target=self._heartbeat, daemon=True)
+        self._beat.start()
+
+    def execute(self) -> str:
+        lease = self.lease
+        resume = (self.client.get_checkpoint(lease.run_id, lease.attempt)
+                  if lease.checkpoint_step is not None else None)
+        try:
+            events = optim_core.train(lease.config, resume_from=resume,
+                                      checkpoint_now=self.worker.shutting_down.is_set)
+            for event in events:
+                self._check()
+                if isinstance(event, optim_core.Metrics):
+                    self._buffer(event)
+                elif isinstance(event, optim_core.Checkpoint):
+                    self._flush()
+                    self.client.put_checkpoint(lease.run_id, lease.attempt, event.step, event.data)
+                    if self.worker.shutting_down.is_set():
+                        self.client.release(lease.run_id, lease.attempt)
+                        return "released"
+                else:
+                    self._flush()
+                    outcome = event.summary["outcome"]
+                    self.client.finish(lease.run_id, lease.attempt, outcome, event.summary)
+                    return outcome
+        except Stop:
+            return "cancelled" if self.cancelled.is_set() else "lost"
+        except LeaseLost:
+            raise
+        except Exception as exc:  # the run's own failure: report it, the server retries it
+            last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            self._flush_quietly()
+            self.client.finish(lease.run_id, lease.attempt, "failed", None, last)
+            return "failed"
+        return "finished"
+
+    def _check(self) -> None:
+        if self.cancelled.is_set() or self.lost.is_set():
+            raise Stop()
+
+    def _buffer(self, event: optim_core.Metrics) -> None:
+        now = time.time()
+        if not self.buffer:
+            self.oldest = time.monotonic()
+        self.buffer.extend({"key": k, "step": event.step, "value": _json_value(v), "time": now}
+                           for k, v in event.values.items())
+        if len(self.buffer) >= FLUSH_POINTS or time.monotonic() - self.oldest >= FLUSH_SECONDS:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Send the buffer; kept until acknowledged (the client retries through outages)."""
+        if self.buffer:
+            self.client.metrics(self.lease.run_id, self.lease.attempt, self.buffer)
+            self.buffer = []
+
+    def _flush_quietly(self) -> None:
+        try:
+            self._flush()
+        except Exception:  # the run already failed; its metrics are best effort now
+            log.exception("could not send the last metrics of run %s", self.lease.run_id)
+
+    def _heartbeat(self) -> None:
+        interval = max(self.lease.lease_seconds / 3, 0.05)
+        while not self._beat_stop.wait(interval):
+            try:
+                if self.client.heartbeat(self.lease.run_id, self.lease.attempt):
+                    self.cancelled.set()
+                    return
+            except LeaseLost:
+                self.lost.set()
+                return
+            except Exception:
+                log.exception("heartbeat of run %s failed", self.lease.run_id)
+
+    def stop_heartbeat(self) -> None:
+        self._beat_stop.set()
+        self._beat.join(timeout=5)
+
+
+def _json_value(v: float):
+    if v != v:
+        return "NaN"
+    if v in (float("inf"), float("-inf")):
+        return "Infinity" if v > 0 else "-Infinity"
+    return v
