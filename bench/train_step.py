@@ -1,21 +1,25 @@
-"""Benchmark one training step of optim_core's MLP against torch, and a whole training run.
+"""Benchmark one training step of optim_core's MLP against torch, and whole training runs.
 
-    python bench/train_step.py [--repeats N] [--warmup N]
+    python bench/train_step.py [--repeats N] [--warmup N] [--block N] [--runs N] [--budget S]
 
 1. Times one training step (forward, backward, Adam update) of the 784-100-100-100-100-10 ReLU
-   MLP at batch 128 in float32: median and min ms/step over ``--repeats`` steps after
-   ``--warmup`` untimed ones, at 1 and at 2 threads (numpy's BLAS limited with threadpoolctl).
+   MLP at batch 128 in float32 (random inputs, integer labels, seeded): median and min ms/step
+   over ``--repeats`` steps after ``--warmup`` untimed ones, at 1 and at 2 threads (numpy's BLAS
+   limited with threadpoolctl).
 2. If torch happens to be installed (it is not a dependency), times the same network in torch
    on the CPU (nn.Sequential of Linear + ReLU, CrossEntropyLoss, torch.optim.Adam: the default,
-   which is the single-tensor loop on the CPU, foreach=True, and fused=True where supported),
-   from the same initial weights and on the same batch, at the same thread count
-   (torch.set_num_threads), one step of each contender in turn per round, and prints the ratios
-   optim_core / torch of the median times.
+   which on the CPU is the single-tensor loop, foreach=True, and fused=True where supported),
+   from optim_core's initial weights and on the same batch, at the same thread count
+   (torch.set_num_threads) in the same process, and prints the ratios optim_core / torch.
+   Contenders are interleaved in rounds, a block of ``--block`` steps each in turn, so that a
+   shared machine's load falls on all alike; each block starts once the other library's idle
+   worker threads have stopped spinning (OpenBLAS spins ~0.1 s after each call, which at 2
+   threads on 2 cores would take a core from torch's next step: a benchmark artefact).
 3. Samples per second of whole ``optim_core.train`` runs on digits (20 epochs, two hidden layers
    of 100, batch 128): examples processed / wall time of the run, evaluation and checkpoints
    included.
 4. Peak memory of such a run, in a fresh subprocess (``--memory-child``): max RSS from
-   getrusage, and the peak of Python + numpy allocations from tracemalloc.
+   getrusage (and /proc VmHWM), and the peak of Python + numpy allocations from tracemalloc.
 
 A benchmark, not a test: it asserts nothing and exits 0.
 """
@@ -132,10 +136,27 @@ def torch_contender(torch, label: str, opt_kwargs: dict, init: list[np.ndarray],
     return Contender(f"torch adam {label}", step, params)
 
 
-def run_interleaved(contenders: list[Contender], warmup: int, repeats: int) -> None:
-    """Warm every contender up, then time one step of each in turn for ``repeats`` rounds,
-    rotating which goes first, so that drift and bursts of load on a shared machine fall on
-    all of them alike."""
+def settle(quantum: float = 0.01, max_wait: float = 0.5) -> None:
+    """Sleep until no thread of this process is burning CPU any more: BLAS and OpenMP worker
+    threads spin for a while after each call (OpenBLAS for ~0.1 s), and a spinning pool of one
+    library would steal a core from the other library's threads at 2 threads on 2 cores."""
+    deadline = time.perf_counter() + max_wait
+    while time.perf_counter() < deadline:
+        c0 = time.process_time()
+        time.sleep(quantum)
+        if time.process_time() - c0 < 0.1 * quantum:
+            return
+
+
+def run_interleaved(contenders: list[Contender], warmup: int, repeats: int, block: int,
+                    budget: float) -> None:
+    """Warm every contender up, then time ``repeats`` steps of each, interleaved: every round
+    runs a block of ``block`` consecutive steps of each contender in turn (rotating which goes
+    first), so that drift and bursts of load on a shared machine fall on all of them alike.
+    Each block starts after ``settle()`` and two untimed steps, so that no contender is timed
+    while another library's idle threads are still spinning. Stops at the end of a round once
+    ``budget`` seconds have passed, so a heavily loaded machine cannot stretch the run."""
+    deadline = time.perf_counter() + budget
     for c in contenders:
         c.first_loss = c.step()
         for _ in range(warmup - 1):
@@ -143,12 +164,19 @@ def run_interleaved(contenders: list[Contender], warmup: int, repeats: int) -> N
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        n = len(contenders)
-        for r in range(repeats):
+        n, r = len(contenders), 0
+        while len(contenders[0].times) < repeats:
             for c in contenders[r % n:] + contenders[:r % n]:
-                t0 = time.perf_counter()
+                settle()
                 c.step()
-                c.times.append(time.perf_counter() - t0)
+                c.step()
+                for _ in range(min(block, repeats - len(c.times))):
+                    t0 = time.perf_counter()
+                    c.step()
+                    c.times.append(time.perf_counter() - t0)
+            r += 1
+            if time.perf_counter() > deadline:
+                break
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -158,7 +186,8 @@ def max_abs_diff(a: list[np.ndarray], b: list[np.ndarray]) -> float:
     return max(float(np.max(np.abs(p.astype(np.float64) - q))) for p, q in zip(a, b))
 
 
-def bench_step(torch, threads: int, warmup: int, repeats: int) -> list[tuple[str, float]]:
+def bench_step(torch, threads: int, warmup: int, repeats: int, block: int,
+               budget: float) -> list[tuple[str, float, float]]:
     """Time the step at ``threads`` threads; print a table and return (label, ratio) pairs."""
     from threadpoolctl import threadpool_limits
 
@@ -181,12 +210,15 @@ def bench_step(torch, threads: int, warmup: int, repeats: int) -> list[tuple[str
                     unsupported.append(f"torch adam {label}: unsupported ({exc})")
                     continue
                 contenders.append(torch_contender(torch, label, kw, init, x, t))
-        run_interleaved(contenders, warmup, repeats)
+        run_interleaved(contenders, warmup, repeats, block, budget)
         blas = ", ".join(f"{i['internal_api']} {i['num_threads']}"
                          for i in _threadpool_info() if i["user_api"] == "blas")
         torch_threads = f", torch.get_num_threads() = {torch.get_num_threads()}" if torch else ""
 
     print(f"threads = {threads}  (numpy BLAS: {blas}{torch_threads})")
+    if len(ours.times) < repeats:
+        print(f"  time budget of {budget:g} s reached: {len(ours.times)} timed steps each "
+              f"instead of {repeats} (the machine is loaded)")
     print(f"  {'contender':<42} {'median ms':>9} {'min ms':>8} {'1st loss':>9} {'max|dθ|':>8}")
     ref = ours.params()
     for c in contenders:
@@ -199,7 +231,7 @@ def bench_step(torch, threads: int, warmup: int, repeats: int) -> list[tuple[str
     for label, r_med, r_min in ratios:
         print(f"  ratio optim_core / {label:<40} median {r_med:5.2f}x   min {r_min:5.2f}x")
     print()
-    return [(label, r) for label, r, _ in ratios]
+    return ratios
 
 
 def _threadpool_info() -> list[dict]:
@@ -240,72 +272,104 @@ def bench_runs(torch, runs: int) -> None:
         with threadpool_limits(limits=threads):
             if torch is not None:
                 torch.set_num_threads(threads)
-            results = [run_once(RUN_CONFIG) for _ in range(runs)]
+            results = []
+            for _ in range(runs):
+                settle()
+                results.append(run_once(RUN_CONFIG))
         walls = [r[0] for r in results]
         wall, examples, steps, step_time = sorted(results)[len(results) // 2]
-        print(f"  threads = {threads}: {examples:,} examples in {steps} steps, wall "
-              f"{wall:.3f} s (best {min(walls):.3f} s) = {examples / wall:,.0f} samples/s "
-              f"(best {examples / min(walls):,.0f}); loss_and_grads + step "
-              f"{step_time / wall:.0%} of the wall time, {step_time / steps * 1e3:.3f} ms/step")
+        print(f"  threads {threads}: {examples:,} examples in {steps} steps, wall {wall:.3f} s "
+              f"(best {min(walls):.3f} s) = {examples / wall:,.0f} samples/s "
+              f"(best {examples / min(walls):,.0f})")
+        print(f"             loss_and_grads + optimizer step: {step_time / steps * 1e3:.3f} "
+              f"ms/step, {step_time / wall:.0%} of the wall time (the rest: batching, evaluation, "
+              f"checkpoints)")
     print()
 
 
 # -- 4: peak memory, in a fresh process ----------------------------------------------------
 
-def memory_child() -> int:
-    """Run the 20-epoch training in this (fresh) process and print a JSON line: max RSS after
-    the imports, max RSS after the run, and tracemalloc's peak during a second, identical run
-    (traced separately, so that tracing does not inflate the RSS figure)."""
-    def maxrss() -> int:  # bytes; Linux reports KiB, macOS bytes
-        r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return r if sys.platform == "darwin" else r * 1024
-
-    rss_imports = maxrss()
-    started = time.perf_counter()
-    for _ in optim_core.train(RUN_CONFIG):
-        pass
-    wall = time.perf_counter() - started
-    rss_run = maxrss()
-
-    tracemalloc.start()
+def _vm_hwm() -> int | None:
+    """This process's own peak RSS (VmHWM) in bytes, where /proc exists (Linux)."""
     try:
-        gc.collect()
-        base = tracemalloc.get_traced_memory()[0]  # the cached dataset is already loaded
-        tracemalloc.reset_peak()
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _ru_maxrss() -> int:
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return r if sys.platform == "darwin" else r * 1024  # Linux reports KiB, macOS bytes
+
+
+def memory_child() -> int:
+    """Run the 20-epoch training in this (fresh) process, one BLAS thread, and print a JSON
+    line: peak RSS after the imports and after the run, then tracemalloc's peak during a
+    second, identical run (traced separately, so that tracing does not inflate the RSS)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        before = {"ru_maxrss": _ru_maxrss(), "vm_hwm": _vm_hwm()}
+        started = time.perf_counter()
         for _ in optim_core.train(RUN_CONFIG):
             pass
-        current, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    print(json.dumps({"rss_imports": rss_imports, "rss_run": rss_run, "wall": wall,
-                      "traced_base": base, "traced_peak": peak, "traced_end": current}))
+        wall = time.perf_counter() - started
+        after = {"ru_maxrss": _ru_maxrss(), "vm_hwm": _vm_hwm()}
+        tracemalloc.start()
+        try:
+            for _ in optim_core.train(RUN_CONFIG):
+                pass
+            current, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    print(json.dumps({"before": before, "after": after, "wall": wall, "traced_peak": peak,
+                      "traced_end": current}))
     return 0
 
 
-def bench_memory() -> None:
+def spawn_memory_child() -> dict | str:
+    """Start the memory child now, while this process is still small: on Linux a child's
+    ru_maxrss starts from the parent's peak RSS at the fork (the kernel carries the old
+    address space's high-water mark across exec), so it must not be spawned after torch is
+    loaded. VmHWM, the child's own high-water mark, is reported as a cross-check."""
     proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--memory-child"],
-                          capture_output=True, text=True, timeout=120)
-    print(f"peak memory of a {RUN_CONFIG['epochs']}-epoch digits run (same config), in a fresh "
-          f"subprocess that imports numpy, scikit-learn and optim_core but not torch")
+                          capture_output=True, text=True, timeout=300)
     if proc.returncode != 0:
-        print(f"  memory child failed (exit {proc.returncode}): {proc.stderr.strip()[-500:]}")
+        return f"memory child failed (exit {proc.returncode}): {proc.stderr.strip()[-800:]}"
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def print_memory(m: dict | str, parent_rss: int) -> None:
+    print(f"peak memory of a {RUN_CONFIG['epochs']}-epoch digits run (same config, 1 BLAS "
+          f"thread), in a fresh subprocess that imports numpy, scikit-learn and optim_core, "
+          f"not torch")
+    if isinstance(m, str):
+        print(f"  {m}")
         print()
         return
-    m = json.loads(proc.stdout.strip().splitlines()[-1])
-    print(f"  max RSS (getrusage ru_maxrss): {fmt_bytes(m['rss_run'])} at the end of the run, "
-          f"{fmt_bytes(m['rss_imports'])} after the imports, before the run "
-          f"(+{fmt_bytes(m['rss_run'] - m['rss_imports'])} for dataset load and training; "
-          f"run took {m['wall']:.2f} s)")
-    print(f"  tracemalloc (Python + numpy buffers), a second identical run with the dataset "
-          f"cached: peak {fmt_bytes(m['traced_peak'])}, {fmt_bytes(m['traced_peak'] - m['traced_base'])} "
-          f"above the {fmt_bytes(m['traced_base'])} held before it; "
-          f"{fmt_bytes(m['traced_end'] - m['traced_base'])} retained after it")
+    b, a = m["before"], m["after"]
+    print(f"  max RSS, getrusage ru_maxrss: {fmt_bytes(a['ru_maxrss'])} at the end of the run; "
+          f"{fmt_bytes(b['ru_maxrss'])} after the imports, before it")
+    if a["vm_hwm"] is not None:
+        print(f"  max RSS, /proc VmHWM (the child's own):  {fmt_bytes(a['vm_hwm'])} at the end; "
+              f"{fmt_bytes(b['vm_hwm'])} after the imports => the run added "
+              f"{fmt_bytes(a['vm_hwm'] - b['vm_hwm'])} (dataset load + training, "
+              f"{m['wall']:.2f} s)")
+    print(f"  (the parent's peak RSS when it spawned the child: {fmt_bytes(parent_rss)}; "
+          f"ru_maxrss cannot be below it)")
+    print(f"  tracemalloc (Python objects + numpy buffers) over a second identical run, dataset "
+          f"cached: peak {fmt_bytes(m['traced_peak'])} allocated at once; "
+          f"{fmt_bytes(m['traced_end'])} still held at the end")
     print()
 
 
 def fmt_bytes(n: int) -> str:
     if abs(n) >= 1 << 20:
-        return f"{n / (1 << 20):.2f} MiB"
+        return f"{n / (1 << 20):.1f} MiB"
     if abs(n) >= 1 << 10:
         return f"{n / (1 << 10):.1f} KiB"
     return f"{n} B"
@@ -318,52 +382,68 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=400,
                     help="timed steps per contender and thread count (400)")
     ap.add_argument("--warmup", type=int, default=20, help="untimed steps first (20)")
+    ap.add_argument("--block", type=int, default=20,
+                    help="consecutive steps of one contender per round (20)")
     ap.add_argument("--runs", type=int, default=3, help="training runs per thread count (3)")
+    ap.add_argument("--budget", type=float, default=25.0,
+                    help="seconds at most for the step timing per thread count (25)")
     ap.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.memory_child:
         return memory_child()
-    if args.repeats < 1 or args.warmup < 1 or args.runs < 1:
-        ap.error("--repeats, --warmup and --runs must be >= 1")
+    if min(args.repeats, args.warmup, args.block, args.runs) < 1 or args.budget <= 0:
+        ap.error("--repeats, --warmup, --block and --runs must be >= 1, --budget > 0")
 
+    t_start = time.perf_counter()
+    parent_rss = _ru_maxrss()
+    memory = spawn_memory_child()  # before torch is imported: see spawn_memory_child
     try:
         import torch
     except ImportError:
         torch = None
 
-    t_start = time.perf_counter()
     print("optim_core training step benchmark")
     print(f"python {platform.python_version()}, numpy {np.__version__}, "
           f"torch {torch.__version__ if torch is not None else 'not installed'}")
-    blas = ", ".join(f"{i['internal_api']} {i.get('version')}" for i in _threadpool_info()
-                     if i["user_api"] == "blas")
-    print(f"platform {platform.platform()}, machine {platform.machine()}, "
-          f"CPUs {os.cpu_count()}, numpy BLAS {blas}")
-    print(f"mlp {'-'.join(map(str, SIZES))} relu, float32, batch {BATCH}, softmax "
-          f"cross-entropy, adam lr {LR:g}; random inputs and integer labels (seed {SEED})")
-    print(f"one step = forward + backward + adam update; {args.warmup} warm-up steps each, then "
-          f"median and min of {args.repeats} timed steps, one step of each contender in turn")
-    print("per round (rotating the order); torch starts from optim_core's initial weights, so "
-          "the 1st-step losses")
-    print("should agree; max|dθ| is the largest parameter difference from optim_core at the end")
+    blas = ", ".join(f"{i['internal_api']} {i.get('version')} ({Path(i['filepath']).name})"
+                     for i in _threadpool_info() if i["user_api"] == "blas")
+    print(f"platform {platform.platform()}, machine {platform.machine()}, CPUs {os.cpu_count()}")
+    print(f"BLAS libraries loaded: {blas}")
+    try:
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        print(f"load average at start: {load} (a shared machine: other load inflates the times)")
+    except OSError:
+        pass
+    print()
+    print(f"one training step: mlp {'-'.join(map(str, SIZES))} relu, float32, batch {BATCH}, "
+          f"softmax cross-entropy, forward + backward + adam (lr {LR:g}) update;")
+    print(f"random inputs and integer labels (seed {SEED}); torch starts from optim_core's "
+          f"initial weights, so the 1st-step losses must agree,")
+    print(f"and max|dθ| is the largest parameter difference from optim_core at the end. "
+          f"{args.warmup} warm-up steps each, then")
+    print(f"{args.repeats} timed steps each, interleaved in rounds: each contender in turn runs "
+          f"a block of {args.block} steps, after the")
+    print("process's idle BLAS/OpenMP threads have stopped spinning and 2 untimed steps")
     print()
 
     all_ratios = []
     for threads in THREADS:
-        all_ratios += [(threads, label, r)
-                       for label, r in bench_step(torch, threads, args.warmup, args.repeats)]
+        all_ratios += [(threads, *r) for r in bench_step(torch, threads, args.warmup,
+                                                          args.repeats, args.block, args.budget)]
     if torch is None:
         print("torch not installed: comparison with torch skipped")
         print()
     else:
-        print("summary: optim_core / torch median time per step (target <= 1.00x)")
-        for threads, label, r in all_ratios:
-            verdict = "ok" if r <= 1.0 else "SLOWER"
-            print(f"  threads {threads}  vs {label:<40} {r:5.2f}x  {verdict}")
+        print("summary: optim_core / torch time per step (target <= 1.00x); the ratio of the")
+        print("minima is the less noise-sensitive one on a loaded machine")
+        for threads, label, r_med, r_min in all_ratios:
+            verdict = "ok" if r_med <= 1.0 else "SLOWER than torch"
+            print(f"  threads {threads}  vs {label:<40} median {r_med:5.2f}x  min {r_min:5.2f}x"
+                  f"  {verdict}")
         print()
 
     bench_runs(torch, args.runs)
-    bench_memory()
+    print_memory(memory, parent_rss)
     print(f"total time {time.perf_counter() - t_start:.1f} s")
     return 0
 

@@ -11,11 +11,20 @@ and tags contains 'ch6' and dataset in ('digits', 'wine')``. Fields are the run'
 ``lr``). Order: ``metrics.val_accuracy desc, created`` (default ``created desc``); NULLs sort
 last either way and ``id`` breaks ties.
 
-Semantics, the same on SQLite and PostgreSQL: a comparison holds only where the field has a
-value of the literal's type, so a missing value (absent config path, JSON null, another JSON
-type, no metric, NaN metric) satisfies no comparison, not even ``!=`` or ``not in``; ``= null``
-matches exactly those missing values and ``!= null`` the rest; ``not`` is a plain complement.
-Numbers compare as double-precision floats, strings by code point.
+Semantics, the same on SQLite and PostgreSQL:
+
+- a comparison (``= != < <= > >= in``, ``not in``) holds only where the field has a value of
+  the literal's type. An absent config path, JSON null, a value of another JSON type (``lr <
+  0.01`` skips ``"lr": "fast"``), an object or array, no metric row and a NaN metric satisfy
+  none, not even ``!=`` or ``not in``;
+- ``= null`` holds where the field has no value at all (absent path or JSON null; no metric
+  row or NaN; NULL column); ``!= null`` is its complement;
+- ``not`` is the plain complement, so ``not lr < 0.01`` includes runs without an lr;
+- numbers compare as double-precision floats, strings by code point, booleans only with
+  ``=`` / ``!=``; ``created`` takes an ISO-8601 date or datetime, UTC when it has no zone.
+
+Sorting by a config path sorts its numbers, then its strings, then its booleans, then runs
+without any of those; a column or metric sorts its values, then runs without one.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ from typing import Any, Sequence
 
 from sqlalchemy import Row, Select
 
-from .compiler import Compiler, SortKey
+from .compiler import DIALECTS, Compiler, SortKey
 from .pagination import after, decode_token, encode_token, fingerprint
 from .parser import Node, OrderItem, QueryError, parse_filter, parse_order_by
 
@@ -46,7 +55,8 @@ class RunQuery:
               dialect: str = "sqlite") -> "RunQuery":
         """Parse both texts (None or blank: no filter / the default order). ``dialect`` is
         ``"sqlite"`` or ``"postgresql"`` (``engine.dialect.name``). Raises ``QueryError``."""
-        Compiler(dialect)  # a wrong dialect is the caller's bug: ValueError, now
+        if dialect not in DIALECTS:  # the caller's bug, not the client's: no QueryError
+            raise ValueError(f"dialect must be one of {DIALECTS}, got {dialect!r}")
         return cls(parse_filter(filter_text), parse_order_by(order_by_text), dialect)
 
     def where(self, base: Select) -> Select:
@@ -60,8 +70,10 @@ class RunQuery:
     def select(self, base: Select, page_token: str | None = None, limit: int = 50) -> Select:
         """One page of ``base`` (whose first column must be ``Run``): joins, WHERE, the rows
         after ``page_token``, ORDER BY and LIMIT ``limit + 1`` (the extra row tells ``page``
-        whether another page follows). Each row is ``(Run, sort key values…)``.
-        Raises ``QueryError`` (field ``page_token`` or ``limit``)."""
+        whether another page follows). Rows are ``base``'s columns followed by the sort key
+        values (labelled ``sort_0``…; a config path gives three: its number, string and bool),
+        which ``page`` turns into the next token. Raises ``QueryError`` (field ``page_token``
+        or ``limit``)."""
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise QueryError(f"must be a positive integer, got {limit!r}", field="limit")
         compiler = Compiler(self.dialect)
@@ -74,8 +86,9 @@ class RunQuery:
         return stmt.order_by(*map(_order_by, keys)).limit(limit + 1)
 
     def page(self, rows: Sequence[Row[Any]], limit: int) -> tuple[list[Any], str | None]:
-        """The runs of this page (at most ``limit``) and the token for the next page, None
-        when this page is the last. ``rows`` are those of the ``select`` statement."""
+        """The runs (``row[0]`` of each row) of this page, at most ``limit``, and the token
+        for the next page: None when this page is the last. ``rows`` are all the rows of the
+        ``select`` statement built with the same ``limit``."""
         runs = [row[0] for row in rows[:limit]]
         if len(rows) <= limit:
             return runs, None

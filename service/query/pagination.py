@@ -15,19 +15,15 @@ import binascii
 import hashlib
 import json
 import math
-from datetime import datetime, timezone
+from datetime import timezone
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, literal, or_, true
 
 from .compiler import SortKey
-from .parser import QueryError, invalid_character
+from .parser import QueryError, as_utc, invalid_character
 
 MAX_TOKEN_LENGTH = 4096  # characters
-_CHECKS = {"number": lambda v: _is_number(v),
-           "string": lambda v: isinstance(v, str) and invalid_character(v) is None,
-           "bool": lambda v: isinstance(v, bool),
-           "datetime": lambda v: isinstance(v, str)}
 
 
 def fingerprint(*parts: Any) -> str:
@@ -100,6 +96,12 @@ def _is_number(value: Any) -> bool:
         return False
 
 
+_CHECKS = {"number": _is_number,
+           "string": lambda v: isinstance(v, str) and invalid_character(v) is None,
+           "bool": lambda v: isinstance(v, bool),
+           "datetime": lambda v: isinstance(v, str) and as_utc(v) is not None}
+
+
 def _to_json(value: Any, kind: str) -> Any:
     if value is None or kind != "datetime":
         return value
@@ -109,16 +111,7 @@ def _to_json(value: Any, kind: str) -> Any:
 
 
 def _from_json(value: Any, kind: str) -> Any:
-    if value is None:
-        return None
-    if kind == "number":
-        return float(value)
-    if kind != "datetime":
+    """A checked token value as the sort key's Python value."""
+    if value is None or kind in ("string", "bool"):
         return value
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise QueryError("malformed token time", field="page_token") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+    return float(value) if kind == "number" else as_utc(value)

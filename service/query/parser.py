@@ -129,6 +129,8 @@ def kind_of(value: Any) -> str:
 
 COLUMN_TYPES = {"status": "string", "created": "datetime", "experiment": "string",
                 "name": "string", "id": "string", "external": "bool"}
+# short names for config paths, in the run config's shape: sections dataset, model, optimizer,
+# schedule and training (epochs or steps, batch_size, seed)
 ALIASES = {"optimizer": ("optimizer", "name"), "lr": ("optimizer", "lr"),
            "dataset": ("dataset", "name"), "model": ("model", "kind"),
            "schedule": ("schedule", "name"), "batch_size": ("training", "batch_size"),
@@ -203,7 +205,6 @@ FIELDS_HINT = ("fields are " + ", ".join([*COLUMN_TYPES, *ALIASES]) + ", metrics
                "or a config path such as optimizer.lr")
 _METRIC_KEY = re.compile(r"[A-Za-z0-9_.\-/]{1,200}")
 _PATH_SEGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_COMPARISONS = ("=", "!=", "<", "<=", ">", ">=")
 
 
 def parse_filter(text: str | None) -> Node | None:
@@ -251,6 +252,16 @@ def _check_text(text: str, limit: int, label: str) -> None:
     bad = invalid_character(text)
     if bad is not None:
         raise QueryError(f"invalid character {text[bad]!r}", label, bad)
+
+
+def as_utc(text: str) -> datetime | None:
+    """The ISO-8601 date or datetime as an aware UTC datetime (no zone means UTC), or None
+    when it is not one (or falls outside the years 1-9999 in UTC)."""
+    try:
+        moment = datetime.fromisoformat(text)
+        return moment.replace(tzinfo=moment.tzinfo or timezone.utc).astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        return None
 
 
 def invalid_character(text: str) -> int | None:
@@ -408,10 +419,7 @@ class _Parser:
 
     def timestamp(self, literal: Token) -> datetime:
         """An ISO-8601 date or datetime; without a zone it is UTC."""
-        try:
-            moment = datetime.fromisoformat(literal.value)
-        except ValueError:
+        moment = as_utc(literal.value)
+        if moment is None:
             self.fail(literal, f"{literal.describe()} is not an ISO-8601 date or datetime")
-        if moment.tzinfo is None:
-            return moment.replace(tzinfo=timezone.utc)
-        return moment.astimezone(timezone.utc)
+        return moment
