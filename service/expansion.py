@@ -56,20 +56,26 @@ def expand(request: dict[str, Any], max_runs: int) -> list[ExpandedRun]:
                      for i, element in enumerate(elements)])
     combos = []
     for choice in itertools.product(*axes):
-        combos.extend(_field_grid({sec: (path, el) for path, sec, el in choice}))
-        if len(combos) > max_runs:
-            break
+        combos.extend(_field_grid({sec: (path, el) for path, sec, el in choice},
+                                  budget=max_runs - len(combos), max_runs=max_runs))
     trials = _random_trials(request.get("search"), len(combos), max_runs)
     runs = [(_apply(config, trial), origin) for config, origin in combos for trial in trials]
     if len(runs) > max_runs:
-        raise InvalidInput.field("search" if request.get("search") else "optimizer",
-                                 f"the experiment expands to more than {max_runs} runs "
-                                 f"(the limit per experiment)")
+        raise _too_many(max_runs)
     return [ExpandedRun(_validate(config, origin), origin) for config, origin in runs]
 
 
-def _field_grid(chosen: dict[str, tuple[str, Any]]) -> list[tuple[dict, dict]]:
-    """The grid over list-valued fields inside the chosen section elements."""
+def _too_many(max_runs: int) -> InvalidInput:
+    # the grid is a product of every axis: no single field is to blame, so name the request's
+    # central section
+    return InvalidInput.field("optimizer", f"the experiment expands to more than {max_runs} "
+                                           f"runs (the limit per experiment)")
+
+
+def _field_grid(chosen: dict[str, tuple[str, Any]], budget: int,
+                max_runs: int) -> list[tuple[dict, dict]]:
+    """The grid over list-valued fields inside the chosen section elements; its size is
+    checked against ``budget`` before anything is enumerated."""
     origin = {sec: path for sec, (path, _) in chosen.items()}
     base: dict[str, Any] = {}
     axes: list[tuple[str, str, list]] = []
@@ -84,6 +90,8 @@ def _field_grid(chosen: dict[str, tuple[str, Any]]) -> list[tuple[dict, dict]]:
                 if not value:
                     raise InvalidInput.field(f"{path}.{key}", "an empty list expands to no runs")
                 axes.append((sec, key, value))
+    if math.prod(len(v) for _, _, v in axes) > budget:
+        raise _too_many(max_runs)
     out = []
     for values in itertools.product(*(v for _, _, v in axes)):
         config = copy.deepcopy(base)

@@ -36,7 +36,8 @@ from sqlalchemy import Row, Select
 
 from .compiler import DIALECTS, Compiler, SortKey
 from .pagination import after, decode_token, encode_token, fingerprint
-from .parser import Node, OrderItem, QueryError, parse_filter, parse_order_by
+from .parser import parse_filter, parse_order_by
+from .syntax import Node, OrderItem, QueryError
 
 __all__ = ["QueryError", "RunQuery"]
 

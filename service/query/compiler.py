@@ -24,7 +24,7 @@ from sqlalchemy.orm import aliased
 
 from service.models import LatestMetric, Run, RunTag
 
-from .parser import (COLUMN_TYPES, And, Compare, Contains, Field, InList, IsNull, Node, Not, Or,
+from .syntax import (COLUMN_TYPES, And, Compare, Contains, Field, InList, IsNull, Node, Not, Or,
                      OrderItem, kind_of)
 
 DIALECTS = ("sqlite", "postgresql")
@@ -45,7 +45,7 @@ class SortKey:
     expr: ColumnElement[Any]
     descending: bool
     kind: str  # number, string, bool or datetime: how the page token stores its value
-    nullable: bool
+    nullable: bool  # False for a NOT NULL column, or a value the filter demands
 
 
 class Compiler:

@@ -21,7 +21,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, literal, or_, true
 
 from .compiler import SortKey
-from .parser import QueryError, as_utc, invalid_character
+from .parser import as_utc, invalid_character
+from .syntax import QueryError
 
 MAX_TOKEN_LENGTH = 4096  # characters
 

@@ -46,8 +46,7 @@ def list_runs(session: ReadSession, settings: SettingsDep,
         query = RunQuery.parse(filter, order_by, dialect=session.get_bind().dialect.name)
         stmt = query.select(base, page_token=page_token, limit=limit)
     except QueryError as exc:
-        raise InvalidInput(str(exc), [{"loc": exc.field, "msg": exc.message,
-                                       "position": exc.position}]) from None
+        raise InvalidInput(str(exc), [exc.detail()]) from None
     rows = session.execute(stmt).all()
     runs, token = query.page(rows, limit)
     return RunPage(runs=run_actions.views(session, runs), next_page_token=token)
