@@ -9,7 +9,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import optim_core
-from optim_core.optimizers import OPTIMIZERS
 
 CATALOG = optim_core.catalog()
 
