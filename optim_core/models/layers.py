@@ -10,8 +10,9 @@ import numpy as np
 class Affine:
     """y = xW + b."""
 
-    def __init__(self, params: dict, w: str, b: str):
+    def __init__(self, params: dict, w: str, b: str, input_grad: bool = True):
         self.params, self.w, self.b = params, w, b
+        self.input_grad = input_grad  # False for the first layer: nothing needs dL/dx there
         self.x: np.ndarray | None = None
 
     def forward(self, x: np.ndarray, train: bool, rng) -> np.ndarray:
@@ -23,7 +24,7 @@ class Affine:
     def backward(self, dout: np.ndarray, grads: dict) -> np.ndarray:
         grads[self.w] = self.x.T @ dout
         grads[self.b] = dout.sum(axis=0)
-        return dout @ self.params[self.w].T
+        return dout @ self.params[self.w].T if self.input_grad else None
 
 
 class Relu:

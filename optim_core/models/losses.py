@@ -9,12 +9,11 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float
     """Mean cross-entropy of softmax(logits) against integer labels, and its gradient
     (softmax − onehot)/N. Shifts by the row maximum, so no exp overflows."""
     n = logits.shape[0]
+    rows = np.arange(n)
     z = logits - logits.max(axis=1, keepdims=True)
+    shifted_true = z[rows, labels]  # log p[t] = (logit[t] − max) − log Σ exp(logit − max)
     np.exp(z, out=z)
     sums = z.sum(axis=1, keepdims=True)
-    rows = np.arange(n)
-    # log p[t] = (logit[t] − max) − log Σ exp(logit − max)
-    shifted_true = logits[rows, labels] - logits.max(axis=1)
     loss = float(np.mean(np.log(sums[:, 0]) - shifted_true))
     z /= sums
     z[rows, labels] -= 1

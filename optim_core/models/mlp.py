@@ -37,7 +37,7 @@ class MLP:
             std = init_std(init, fan_in, init_std_value)
             self.params[f"W{i}"] = (rng.standard_normal((fan_in, fan_out)) * std).astype(self.dtype)
             self.params[f"b{i}"] = np.zeros(fan_out, self.dtype)
-            self.layers.append(Affine(self.params, f"W{i}", f"b{i}"))
+            self.layers.append(Affine(self.params, f"W{i}", f"b{i}", input_grad=i > 1))
             if i == len(sizes) - 1:
                 break
             if batch_norm:

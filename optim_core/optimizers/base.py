@@ -143,13 +143,13 @@ class Optimizer:
 def global_norm(grads: Params) -> float:
     """The L2 norm of all gradients together, as a Python float (inf or nan if any is)."""
     total = 0.0
-    for g in grads.values():
-        flat = g.reshape(-1)
-        with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
+        for g in grads.values():
+            flat = g.reshape(-1)
             sq = float(np.dot(flat, flat))
-        if math.isinf(sq) and np.isfinite(flat).all():
-            sq = float(np.dot(flat.astype(np.float64), flat.astype(np.float64)))  # overflowed
-        total += sq
+            if math.isinf(sq) and np.isfinite(flat).all():
+                sq = float(np.dot(flat.astype(np.float64), flat.astype(np.float64)))  # overflow
+            total += sq
     return math.sqrt(total)
 
 
