@@ -1,15 +1,18 @@
 """The worker loop: lease a run, train it with optim_core, stream its metrics in batches,
 upload checkpoints, heartbeat from a separate thread, and report how it ended.
 
-Ordering that keeps the delivery promise: before a checkpoint is uploaded every metric up to
-its step has been acknowledged, so a resumed attempt replays only points the server may lack
-(and the server ignores the duplicates — the values are identical, training is deterministic).
+Uploads run in a sender thread, in order, so training never waits for the network. Ordering
+keeps the delivery promise: before a checkpoint is uploaded every metric up to its step has
+been acknowledged, so a resumed attempt replays only points the server may lack (and the server
+ignores the duplicates — the values are identical, training is deterministic). The run is
+finished (or released) only after the sender has drained.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import queue
 import signal
 import socket
 import threading
@@ -26,6 +29,8 @@ log = logging.getLogger("optrack.worker")
 FLUSH_POINTS = 2000  # send metrics when this many are buffered …
 FLUSH_SECONDS = 0.5  # … or when the oldest buffered point is this old
 LEASE_WAIT = 10.0  # seconds one lease call long-polls
+PENDING_UPLOADS = 64  # metric batches and checkpoints queued for the sender before training waits
+MAX_BATCH = 10_000  # points per metrics request (the server's limit)
 
 
 class Stop(Exception):
@@ -72,6 +77,59 @@ class Worker:
                  lease.attempt, outcome, time.monotonic() - started)
 
 
+class _Sender(threading.Thread):
+    """Sends metric batches and checkpoints in the order they were queued."""
+
+    def __init__(self, client, lease: Lease, lost: threading.Event):
+        super().__init__(daemon=True)
+        self.client, self.lease, self.lost = client, lease, lost
+        self.jobs: queue.Queue = queue.Queue(maxsize=PENDING_UPLOADS)
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        done = False
+        while not done:
+            jobs = [self.jobs.get()]
+            while True:  # take whatever else is waiting: a lagging sender catches up in bulk
+                try:
+                    jobs.append(self.jobs.get_nowait())
+                except queue.Empty:
+                    break
+            done = None in jobs
+            if self.error is None:
+                self._send([j for j in jobs if j is not None])
+
+    def _send(self, jobs: list) -> None:
+        """Metrics in as few requests as the batch limit allows; of several checkpoints only
+        the latest (the server keeps only the latest anyway), after the metrics before it."""
+        last = max((i for i, (kind, _) in enumerate(jobs) if kind == "checkpoint"), default=-1)
+        try:
+            self._metrics([p for kind, batch in jobs[:last + 1] if kind == "metrics"
+                           for p in batch])
+            if last >= 0:
+                step, data = jobs[last][1]
+                self.client.put_checkpoint(self.lease.run_id, self.lease.attempt, step, data)
+            self._metrics([p for kind, batch in jobs[last + 1:] if kind == "metrics"
+                           for p in batch])
+        except LeaseLost as exc:
+            self.error = exc
+            self.lost.set()
+        except BaseException as exc:  # noqa: BLE001 — handed to the training thread
+            self.error = exc
+
+    def _metrics(self, points: list[dict]) -> None:
+        for start in range(0, len(points), MAX_BATCH):
+            self.client.metrics(self.lease.run_id, self.lease.attempt,
+                                points[start:start + MAX_BATCH])
+
+    def drain(self) -> None:
+        """Wait until everything queued was sent; re-raise a failure of the sender."""
+        self.jobs.put(None)
+        self.join()
+        if self.error is not None:
+            raise self.error
+
+
 class _RunState:
     """One attempt of one run."""
 
@@ -81,6 +139,8 @@ class _RunState:
         self.oldest = 0.0
         self.cancelled = threading.Event()
         self.lost = threading.Event()
+        self.sender = _Sender(self.client, lease, self.lost)
+        self.sender.start()
         self._beat_stop = threading.Event()
         self._beat = threading.Thread(target=self._heartbeat, daemon=True)
         self._beat.start()
@@ -98,12 +158,14 @@ class _RunState:
                     self._buffer(event)
                 elif isinstance(event, optim_core.Checkpoint):
                     self._flush()
-                    self.client.put_checkpoint(lease.run_id, lease.attempt, event.step, event.data)
+                    self.sender.jobs.put(("checkpoint", (event.step, event.data)))
                     if self.worker.shutting_down.is_set():
+                        self.sender.drain()
                         self.client.release(lease.run_id, lease.attempt)
                         return "released"
                 else:
                     self._flush()
+                    self.sender.drain()
                     outcome = event.summary["outcome"]
                     self.client.finish(lease.run_id, lease.attempt, outcome, event.summary)
                     return outcome
@@ -132,14 +194,17 @@ class _RunState:
             self._flush()
 
     def _flush(self) -> None:
-        """Send the buffer; kept until acknowledged (the client retries through outages)."""
+        """Hand the buffer to the sender (whose client retries through outages)."""
+        if self.sender.error is not None:
+            raise self.sender.error
         if self.buffer:
-            self.client.metrics(self.lease.run_id, self.lease.attempt, self.buffer)
+            self.sender.jobs.put(("metrics", self.buffer))
             self.buffer = []
 
     def _flush_quietly(self) -> None:
         try:
             self._flush()
+            self.sender.drain()
         except Exception:  # the run already failed; its metrics are best effort now
             log.exception("could not send the last metrics of run %s", self.lease.run_id)
 
@@ -157,8 +222,16 @@ class _RunState:
                 log.exception("heartbeat of run %s failed", self.lease.run_id)
 
     def stop_heartbeat(self) -> None:
+        """Stop the helper threads (the sender drops what it has not sent: the run is over or
+        lost, and a later attempt replays it)."""
         self._beat_stop.set()
         self._beat.join(timeout=5)
+        if self.sender.is_alive():
+            self.sender.error = self.sender.error or Stop()
+            try:
+                self.sender.jobs.put_nowait(None)
+            except queue.Full:
+                pass
 
 
 def _json_value(v: float):
