@@ -1,0 +1,179 @@
+"""A real optrack server in a subprocess, for benchmarks: start it on a free port, wait for
+/healthz, read its resident memory, stop it.
+
+    with Server(database_url, data_dir) as server:
+        httpx.get(server.url + "/healthz")
+        server.rss_bytes()
+
+The server is ``python -m uvicorn --factory service.app:app_from_env`` with OPTRACK_DATABASE_URL
+and OPTRACK_DATA_DIR set. If ``service.query`` (the runs query language, written separately) is
+not importable yet, ``service.app`` cannot be imported at all (routes/runs.py imports it); then,
+and only then, the factory is ``bench._server:app_with_query_stub``, which puts a stand-in
+``service.query`` in ``sys.modules`` (every runs query answers 422 "not available") and builds
+the very same app. ``Server.query_stub`` says which one ran.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import types
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+FACTORY = "service.app:app_from_env"
+STUB_FACTORY = "bench._server:app_with_query_stub"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def query_import_error() -> str | None:
+    """Why ``from service.query import QueryError, RunQuery`` fails (in a fresh interpreter, so
+    a half-written module cannot leave this process in a strange state), or None."""
+    proc = subprocess.run([sys.executable, "-c", "from service.query import QueryError, RunQuery"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    if proc.returncode == 0:
+        return None
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else f"exit status {proc.returncode}"
+
+
+class Server:
+    def __init__(self, database_url: str, data_dir: str | os.PathLike, *,
+                 query_stub_reason: str | None = None, startup_timeout: float = 60.0):
+        """``query_stub_reason``: why service.query cannot be imported (see
+        ``query_import_error()``); given, the server runs with the stand-in module."""
+        self.database_url, self.data_dir = database_url, str(data_dir)
+        self.query_stub_reason = query_stub_reason
+        self.query_stub = query_stub_reason is not None
+        self.startup_timeout = startup_timeout
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self._log = tempfile.NamedTemporaryFile("w+b", prefix="optrack-bench-server-",
+                                                suffix=".log", delete=False)
+
+    def __enter__(self) -> "Server":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self) -> None:
+        env = dict(os.environ, OPTRACK_DATABASE_URL=self.database_url,
+                   OPTRACK_DATA_DIR=self.data_dir, PYTHONUNBUFFERED="1")
+        # the repository root first, so ``service`` and ``bench`` import from this checkout
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        cmd = [sys.executable, "-m", "uvicorn", "--factory",
+               STUB_FACTORY if self.query_stub else FACTORY,
+               "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
+               "--no-access-log"]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self._log,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + self.startup_timeout
+        with httpx.Client(timeout=2.0) as client:
+            while True:
+                if self.proc.poll() is not None:
+                    tail = self.log_tail()
+                    self.stop()
+                    raise RuntimeError(f"server exited with status {self.proc.returncode}:\n"
+                                       f"{tail}")
+                try:
+                    if client.get(self.url + "/healthz").status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    tail = self.log_tail()
+                    self.stop()
+                    raise RuntimeError(f"server not healthy after {self.startup_timeout:.0f} s:\n"
+                                       f"{tail}")
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=15)
+        self._log.close()
+        Path(self._log.name).unlink(missing_ok=True)
+
+    def rss_bytes(self) -> int | None:
+        """VmRSS of the server process, from /proc/<pid>/status (None if unreadable)."""
+        try:
+            with open(f"/proc/{self.pid}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            return None
+        return None
+
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU time the server process has used so far (/proc/<pid>/stat)."""
+        try:
+            with open(f"/proc/{self.pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            text = Path(self._log.name).read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+# -- the stand-in query module, used only when service.query cannot be imported ----------------
+
+def _install_query_stub() -> None:
+    try:
+        from service.query import QueryError, RunQuery  # noqa: F401
+        return  # the real one works: nothing to stand in for
+    except Exception as exc:  # noqa: BLE001 — any failure means "not available"
+        reason = f"{type(exc).__name__}: {exc}"
+
+    class QueryError(Exception):
+        def __init__(self, message: str, field: str = "filter", position: int | None = None):
+            super().__init__(message)
+            self.message, self.field, self.position = message, field, position
+
+    class RunQuery:
+        @classmethod
+        def parse(cls, *args, **kwargs):
+            raise QueryError(f"runs query not available in this build ({reason})")
+
+    module = types.ModuleType("service.query")
+    module.QueryError, module.RunQuery = QueryError, RunQuery
+    module.__path__ = []  # a package without submodules
+    sys.modules["service.query"] = module
+
+
+def app_with_query_stub():
+    """``service.app.app_from_env()`` with ``service.query`` stood in for if it is missing."""
+    _install_query_stub()
+    from service.app import app_from_env
+
+    return app_from_env()

@@ -1,0 +1,125 @@
+"""API fixtures: the real app on a real database (SQLite file or PostgreSQL), migrated on start,
+driven through FastAPI's TestClient. Helpers for the tests live here too.
+
+``client`` / ``make_client`` get an empty database per test (the ``db_url`` fixture).
+``shared_client`` is one app per engine for a whole test module, on a database of its own, for
+the many hostile-input cases that only look at one response each (a fresh database per case
+would cost most of the suite's time); tests on it compare row counts before and after."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Callable, Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, func, select, text, update
+
+from service.app import create_app
+from service.models import Experiment, LatestMetric, Metric, Project, Run, RunTag
+from service.settings import Settings
+
+from ..conftest import ENGINES, PG_ADMIN_URL
+
+# a small, valid experiment: 4 optimizers x 3 seeds = 12 runs
+FOUR_OPTIMIZERS = [{"name": "sgd", "lr": 0.1}, {"name": "momentum", "lr": 0.05},
+                   {"name": "adagrad", "lr": 0.5}, {"name": "adam", "lr": 0.001}]
+TABLES = (Project, Experiment, Run, RunTag, Metric, LatestMetric)
+
+
+def experiment_request(**overrides: Any) -> dict[str, Any]:
+    body = {"name": "optimizers on spiral", "project": "default", "tags": ["ch6"],
+            "dataset": {"name": "spiral"}, "model": {"kind": "mlp", "hidden": [16, 16]},
+            "optimizer": FOUR_OPTIMIZERS, "training": {"epochs": 2, "seed": [0, 1, 2]}}
+    body.update(overrides)
+    return body
+
+
+def assert_error(response, status: int, code: str | None = None) -> dict[str, Any]:
+    """The response is ``status`` with the one error shape; returns the ``error`` object."""
+    assert response.status_code == status, (response.status_code, response.text[:2000])
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert set(error) == {"code", "message", "details"}, error
+    assert isinstance(error["code"], str) and error["code"]
+    assert isinstance(error["message"], str) and error["message"]
+    assert isinstance(error["details"], list)
+    if code is not None:
+        assert error["code"] == code, error
+    return error
+
+
+def count_rows(app, model) -> int:
+    with app.state.reader() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def all_counts(app) -> dict[str, int]:
+    """Rows per table, to prove a rejected request wrote nothing."""
+    return {model.__tablename__: count_rows(app, model) for model in TABLES}
+
+
+def set_status(app, run_ids: list[str], status: str) -> None:
+    """Move runs to ``status`` directly in the database (workers are not part of these tests)."""
+    with app.state.writer() as session:
+        session.execute(update(Run).where(Run.id.in_(run_ids)).values(status=status))
+        session.commit()
+
+
+def _start(settings: Settings) -> TestClient:
+    client = TestClient(create_app(settings))
+    client.__enter__()
+    return client
+
+
+def _stop(client: TestClient) -> None:
+    client.__exit__(None, None, None)
+    client.app.state.engine.dispose()
+
+
+@pytest.fixture
+def make_client(db_url, tmp_path) -> Iterator[Callable[..., TestClient]]:
+    """Factory: ``make_client(max_runs_per_experiment=3)`` → a TestClient on a fresh app with
+    those settings over the test's database (``client.app`` is the app). Every engine is
+    disposed at teardown so the PostgreSQL database can be reset for the next test."""
+    made: list[TestClient] = []
+
+    def make(**settings: Any) -> TestClient:
+        made.append(_start(Settings(data_dir=tmp_path, database_url=db_url, **settings)))
+        return made[-1]
+
+    yield make
+    for client in reversed(made):
+        _stop(client)
+
+
+@pytest.fixture
+def client(make_client) -> TestClient:
+    """A TestClient on the app with default settings, on an empty database."""
+    return make_client()
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def shared_client(request, tmp_path_factory) -> Iterator[TestClient]:
+    """One app per engine for the whole module, on its own database (never reset by
+    ``db_url``): SQLite in a temporary directory, or a PostgreSQL database created here."""
+    data_dir = tmp_path_factory.mktemp("shared")
+    if request.param == "sqlite":
+        client = _start(Settings(data_dir=data_dir, database_url=f"sqlite:///{data_dir}/o.db"))
+        yield client
+        _stop(client)
+        return
+    server = request.getfixturevalue("pg_server_url")  # skips or fails as conftest says
+    name = f"{server.rsplit('/', 1)[1]}_m{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    client = _start(Settings(data_dir=data_dir, database_url=server.rsplit("/", 1)[0] + f"/{name}"))
+    try:
+        yield client
+    finally:
+        _stop(client)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
