@@ -96,7 +96,7 @@ class Hyper:
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
             raise ConfigError(name, f"{self.rule()}, got {value!r}")
         if self.kind in (INT, INT_LIST):
-            if float(value) != int(value):
+            if isinstance(value, (float, np.floating)) and not float(value).is_integer():
                 raise ConfigError(name, f"{self.rule()}, got {value!r}")
             number: float | int = int(value)
         else:

@@ -156,9 +156,15 @@ def _draw(rng: np.random.Generator, loc: str, dist: Any) -> Any:
         raise InvalidInput.field(f"{loc}.{kind}", "must be [low, high] with finite low <= high")
     low, high = args
     if kind == "uniform":
+        if not math.isfinite(high - low):
+            raise InvalidInput.field(f"{loc}.uniform", "the range is too wide")
         return float(rng.uniform(low, high))
     if kind == "int_uniform":
-        return int(rng.integers(math.ceil(low), math.floor(high) + 1))
+        first, last = math.ceil(low), math.floor(high)
+        if first > last or not (-2**62 <= first and last < 2**62):
+            raise InvalidInput.field(f"{loc}.int_uniform", "needs an integer between low and "
+                                                           "high, within ±2^62")
+        return int(rng.integers(first, last + 1))
     if low <= 0:
         raise InvalidInput.field(f"{loc}.log_uniform", "needs low > 0")
     return float(math.exp(rng.uniform(math.log(low), math.log(high))))

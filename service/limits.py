@@ -1,8 +1,12 @@
-"""Request body size limit as ASGI middleware: 413 before the body is read into memory."""
+"""Request limits as ASGI middleware: the body size (413 before the body is read into memory)
+and NUL characters in the path or query string (422: no database column can hold them)."""
 
 from __future__ import annotations
 
 import json
+from urllib.parse import unquote_to_bytes
+
+from starlette.exceptions import HTTPException
 
 from .errors import error_body
 
@@ -17,6 +21,13 @@ class BodyLimit:
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
             return await self._reject(send)
+        if b"\x00" in unquote_to_bytes(scope.get("raw_path") or b""):
+            # no object's id holds a NUL: answer as for any unknown id
+            return await _send_json(send, 404, error_body("not_found", "not found"))
+        if b"\x00" in unquote_to_bytes(scope.get("query_string") or b""):
+            return await _send_json(send, 422, error_body(
+                "invalid_input", "the query string must not contain NUL characters",
+                [{"loc": "query", "msg": "must not contain NUL characters"}]))
         seen = 0
 
         async def limited_receive():
@@ -25,22 +36,21 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge()
+                    # an HTTPException passes through FastAPI's body parsing; the app's
+                    # handler turns it into the error shape
+                    raise HTTPException(413, f"request body over {self.max_bytes} bytes")
             return message
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            await self._reject(send)
+        await self.app(scope, limited_receive, send)
 
     async def _reject(self, send):
-        body = json.dumps(error_body("too_large", f"request body over {self.max_bytes} "
-                                                  f"bytes")).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+        await _send_json(send, 413, error_body("too_large", f"request body over "
+                                                            f"{self.max_bytes} bytes"))
 
 
-class _TooLarge(Exception):
-    pass
+async def _send_json(send, status: int, content: dict) -> None:
+    body = json.dumps(content).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

@@ -6,8 +6,7 @@ import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints,
-                      field_validator)
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 MAX_JSON_DEPTH = 32
 
@@ -20,8 +19,13 @@ def _storable(value: Any, depth: int = 0) -> Any:
         raise ValueError("numbers must be finite (JSON has no NaN or infinity)")
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
         raise ValueError("integers must fit in 64 bits")
-    if isinstance(value, str) and "\x00" in value:
-        raise ValueError("strings must not contain NUL characters")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("strings must not contain NUL characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("strings must be valid Unicode (no lone surrogates)") from None
     if isinstance(value, dict):
         for k, v in value.items():
             _storable(k, depth + 1)
@@ -170,15 +174,10 @@ class RunPage(Page):
 class MetricPoint(Strict):
     key: MetricKey
     step: int = Field(ge=0, le=2**62)
-    value: float | NonFinite
+    # strict: a JSON number (bools and numeric strings refused), or one of the NonFinite
+    # strings; validated in Rust, with no Python callback per point
+    value: Annotated[float, Field(strict=True)] | NonFinite
     time: float | None = Field(None, allow_inf_nan=False)
-
-    @field_validator("value", mode="before")
-    @classmethod
-    def _value(cls, v):
-        if isinstance(v, bool):
-            raise ValueError("must be a number")
-        return v
 
 
 class MetricBatch(Strict):
@@ -204,8 +203,8 @@ class HistoryOut(BaseModel):
 
 
 class MetricsQuery(Strict):
-    run_ids: list[Annotated[str, StringConstraints(max_length=64)]] = Field(min_length=1,
-                                                                            max_length=1000)
+    run_ids: list[Annotated[str, StringConstraints(max_length=64, pattern=r"^[^\x00]*$")]] = \
+        Field(min_length=1, max_length=1000)
     keys: list[MetricKey] = Field(min_length=1, max_length=50)
     max_points: int | None = Field(None, ge=10)
 

@@ -3,7 +3,8 @@ features, train/validation splits, and a content hash that goes into the run's r
 
 Synthetic (from the seed): spiral, moons, circles, blobs, xor, regression, highdim (784
 features, 10 classes). Real and offline, from scikit-learn's bundled copies: digits (8×8),
-iris, wine, breast_cancer. A user's file: ``load("file", path="data.csv", label="y")``.
+iris, wine, breast_cancer. A user's file: ``load("file", path="data.csv", label="y")``, the
+path relative to the datasets directory (``OPTRACK_DATASETS_DIR``, default ``./datasets``).
 """
 
 from __future__ import annotations
@@ -104,8 +105,8 @@ SOURCES: dict[str, Source] = {
     "breast_cancer": Source(_bundled(sk.load_breast_cancer), "classification",
                             "Wisconsin breast cancer (569 examples, 30 features, 2 classes)", {}),
     "file": Source(load_file, "", "your own .npz (arrays x, y) or .csv (header + label column)",
-                   {"path": Hyper("path", STRING, None, "path of the .npz or .csv file",
-                                  required=True),
+                   {"path": Hyper("path", STRING, None, "the .npz or .csv file, relative to "
+                                                        "the datasets directory", required=True),
                     "label": Hyper("label", STRING, None, "label column of a .csv file "
                                                           "(default: the last)"),
                     "task": Hyper("task", CHOICE, "classification", "what the labels are",

@@ -1,24 +1,58 @@
 """A user's own dataset: an ``.npz`` with arrays ``x`` and ``y``, or a ``.csv`` with a header
-row and a label column. Loaded without pickle; every problem is a ConfigError naming the field."""
+row and a label column. Loaded without pickle; every problem is a ConfigError naming the field.
+
+Paths are relative to the datasets directory (``OPTRACK_DATASETS_DIR``, default ``./datasets``)
+and cannot leave it, so a request cannot make a server or worker read any other file."""
 
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ConfigError
 
+DATASETS_DIR_ENV = "OPTRACK_DATASETS_DIR"
+
+
+def datasets_dir() -> Path:
+    return Path(os.environ.get(DATASETS_DIR_ENV, "datasets")).resolve()
+
+
+def resolve(path: str) -> Path:
+    """``path`` inside the datasets directory, or ConfigError."""
+    rule = (f"must be a relative path inside the datasets directory ({DATASETS_DIR_ENV}, "
+            f"default ./datasets), without '..'")
+    relative = Path(path)
+    if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+        raise ConfigError("path", f"{rule}, got {path!r}")
+    root = datasets_dir()
+    try:
+        full = (root / relative).resolve()
+    except (OSError, RuntimeError) as exc:
+        raise ConfigError("path", f"cannot be resolved: {exc.__class__.__name__}") from None
+    if root not in full.parents:  # a symlink pointing out
+        raise ConfigError("path", f"{rule}, got {path!r}")
+    return full
+
 
 def load_file(path: str, label: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    file = Path(path)
-    if not file.is_file():
-        raise ConfigError("path", f"no such file: {path}")
+    file = resolve(path)
+    try:
+        exists = file.is_file()
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise ConfigError("path", f"cannot be read: {exc.strerror or exc}") from None
+    if not exists:
+        raise ConfigError("path", f"no such file in the datasets directory: {path}")
     if file.suffix == ".npz":
         return _load_npz(file)
     if file.suffix == ".csv":
-        return _load_csv(file, label)
+        try:
+            return _load_csv(file, label)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError("path", f"cannot be read as CSV text: {exc}") from None
     raise ConfigError("path", f"must end in .npz or .csv, got {file.name!r}")
 
 

@@ -40,7 +40,7 @@ def test_csv_file_with_label_column(tmp_path):
     path = tmp_path / "points.csv"
     rows = ["a,b,label"] + [f"{i},{i % 3},{i % 2}" for i in range(20)]
     path.write_text("\n".join(rows) + "\n")
-    data = datasets.load("file", path=str(path), label="label")
+    data = datasets.load("file", path=path.name, label="label")
     assert data.input_dim == 2 and data.classes == 2
     assert len(data.x_train) == 16 and len(data.x_val) == 4
 
@@ -49,12 +49,12 @@ def test_npz_regression_file(tmp_path):
     path = tmp_path / "reg.npz"
     rng = np.random.default_rng(0)
     np.savez(path, x=rng.standard_normal((50, 3)), y=rng.standard_normal(50))
-    data = datasets.load("file", path=str(path), task="regression")
+    data = datasets.load("file", path=path.name, task="regression")
     assert data.task == "regression" and data.output_dim == 1
 
 
 @pytest.mark.parametrize("content,options,message", [
-    (None, {}, "dataset.path: no such file"),
+    (None, {}, "dataset.path: no such file in the datasets directory"),
     ("a,b\n1,2\n3,x\n4,5\n", {}, "dataset.path: line 3 holds a value that is not a number"),
     ("a,b\n1,2\n3\n", {}, "dataset.path: line 3 has 1 fields"),
     ("a,b\n1,2\n3,4\n", {"label": "c"}, "dataset.label: no column 'c'"),
@@ -66,22 +66,22 @@ def test_malformed_csv_files(tmp_path, content, options, message):
     if content is not None:
         path.write_text(content)
     with pytest.raises(ValueError, match=message):
-        datasets.load("file", path=str(path), **options)
+        datasets.load("file", path=path.name, **options)
 
 
 def test_npz_needing_pickle_or_missing_arrays_is_refused(tmp_path):
     objects = tmp_path / "objects.npz"
     np.savez(objects, x=np.array([{"a": 1}], dtype=object), y=np.zeros(1))
     with pytest.raises(ValueError, match="dataset.path: is not a readable .npz file"):
-        datasets.load("file", path=str(objects))
+        datasets.load("file", path=objects.name)
     missing = tmp_path / "missing.npz"
     np.savez(missing, features=np.zeros((3, 2)))
     with pytest.raises(ValueError, match="dataset.path: an .npz dataset must hold arrays 'x'"):
-        datasets.load("file", path=str(missing))
+        datasets.load("file", path=missing.name)
     wrong = tmp_path / "data.txt"
     wrong.write_text("1,2")
     with pytest.raises(ValueError, match="dataset.path: must end in .npz or .csv"):
-        datasets.load("file", path=str(wrong))
+        datasets.load("file", path=wrong.name)
 
 
 def test_unknown_dataset_and_bad_options():
@@ -91,3 +91,15 @@ def test_unknown_dataset_and_bad_options():
         datasets.load("spiral", classes=1)
     with pytest.raises(ValueError, match="dataset.depth: unknown hyperparameter"):
         datasets.load("moons", depth=3)
+
+
+def test_user_files_cannot_leave_the_datasets_directory(tmp_path):
+    outside = tmp_path.parent / "secret.csv"
+    outside.write_text("password,y\n1,0\n2,1\n")
+    (tmp_path / "link.csv").symlink_to(outside)
+    for path in (str(outside), "../secret.csv", "sub/../../secret.csv", "link.csv", "."):
+        with pytest.raises(ValueError, match="dataset.path: must be a relative path inside the "
+                                             "datasets directory"):
+            datasets.load("file", path=path)
+    with pytest.raises(ValueError, match="dataset.path: cannot be read"):
+        datasets.load("file", path="x" * 5000 + ".csv")
