@@ -7,7 +7,7 @@ import time
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from .. import metrics_store
+from .. import metrics_store, rollups
 from ..deps import ReadSession, SettingsDep, WriteSession
 from ..errors import Conflict, InvalidInput, NotFound, TooLarge
 from ..models import Run, RunStatus
@@ -62,10 +62,11 @@ def _series(session, settings, run_ids, keys, max_points) -> list[Series]:
     max_points = max_points or settings.default_history_points
     if max_points > settings.max_history_points:
         raise InvalidInput.field("max_points", f"must be <= {settings.max_history_points}")
+    found = rollups.histories(session, run_ids, keys, max_points)
     out = []
     for run_id in run_ids:
         for key in keys:
-            steps, values, total = metrics_store.history(session, run_id, key, max_points)
+            steps, values, total = found.get((run_id, key), ([], [], 0))
             out.append(Series(run_id=run_id, key=key, steps=steps,
                               values=[encode_value(v) for v in values], total_points=total,
                               downsampled=total > len(steps)))
