@@ -459,7 +459,7 @@ def runs_query(server: Server, client: httpx.Client, database_url: str, res: Res
     res.runs_query_ms = median
     say(f"  runs query: GET /api/v1/runs?filter={RUNS_FILTER}&order_by={RUNS_ORDER}&limit=50 "
         f"-> {len(runs)} runs (adam, val_accuracy "
-        f"{accs[0] if accs else '-'}..{accs[-1] if accs else '-'}, "
+        f"{f'{accs[0]:.3f}..{accs[-1]:.3f}' if good and accs else accs[:3]}, "
         f"{'consistent' if good else 'INCONSISTENT'}), next_page_token "
         f"{'yes' if page.get('next_page_token') else 'no'}; median {median:.0f} ms of "
         f"{', '.join(f'{t:.0f}' for t in times)}")
