@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/optimizer_step.py
 	$(BIN)/python bench/train_step.py
 	$(BIN)/python bench/tracking.py
+	$(BIN)/python bench/queue_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

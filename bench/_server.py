@@ -6,11 +6,7 @@
         server.rss_bytes()
 
 The server is ``python -m uvicorn --factory service.app:app_from_env`` with OPTRACK_DATABASE_URL
-and OPTRACK_DATA_DIR set. If ``service.query`` (the runs query language, written separately) is
-not importable yet, ``service.app`` cannot be imported at all (routes/runs.py imports it); then,
-and only then, the factory is ``bench._server:app_with_query_stub``, which puts a stand-in
-``service.query`` in ``sys.modules`` (every runs query answers 422 "not available") and builds
-the very same app. ``Server.query_stub`` says which one ran.
+and OPTRACK_DATA_DIR set.
 """
 
 from __future__ import annotations
@@ -22,14 +18,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import types
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 FACTORY = "service.app:app_from_env"
-STUB_FACTORY = "bench._server:app_with_query_stub"
 
 
 def free_port() -> int:
@@ -38,25 +32,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def query_import_error() -> str | None:
-    """Why ``from service.query import QueryError, RunQuery`` fails (in a fresh interpreter, so
-    a half-written module cannot leave this process in a strange state), or None."""
-    proc = subprocess.run([sys.executable, "-c", "from service.query import QueryError, RunQuery"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
-    if proc.returncode == 0:
-        return None
-    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-    return lines[-1] if lines else f"exit status {proc.returncode}"
-
-
 class Server:
     def __init__(self, database_url: str, data_dir: str | os.PathLike, *,
-                 query_stub_reason: str | None = None, startup_timeout: float = 60.0):
-        """``query_stub_reason``: why service.query cannot be imported (see
-        ``query_import_error()``); given, the server runs with the stand-in module."""
+                 startup_timeout: float = 60.0):
         self.database_url, self.data_dir = database_url, str(data_dir)
-        self.query_stub_reason = query_stub_reason
-        self.query_stub = query_stub_reason is not None
         self.startup_timeout = startup_timeout
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -82,7 +61,7 @@ class Server:
         # the repository root first, so ``service`` and ``bench`` import from this checkout
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         cmd = [sys.executable, "-m", "uvicorn", "--factory",
-               STUB_FACTORY if self.query_stub else FACTORY,
+               FACTORY,
                "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
                "--no-access-log"]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self._log,
@@ -144,36 +123,3 @@ class Server:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
-
-
-# -- the stand-in query module, used only when service.query cannot be imported ----------------
-
-def _install_query_stub() -> None:
-    try:
-        from service.query import QueryError, RunQuery  # noqa: F401
-        return  # the real one works: nothing to stand in for
-    except Exception as exc:  # noqa: BLE001 — any failure means "not available"
-        reason = f"{type(exc).__name__}: {exc}"
-
-    class QueryError(Exception):
-        def __init__(self, message: str, field: str = "filter", position: int | None = None):
-            super().__init__(message)
-            self.message, self.field, self.position = message, field, position
-
-    class RunQuery:
-        @classmethod
-        def parse(cls, *args, **kwargs):
-            raise QueryError(f"runs query not available in this build ({reason})")
-
-    module = types.ModuleType("service.query")
-    module.QueryError, module.RunQuery = QueryError, RunQuery
-    module.__path__ = []  # a package without submodules
-    sys.modules["service.query"] = module
-
-
-def app_with_query_stub():
-    """``service.app.app_from_env()`` with ``service.query`` stood in for if it is missing."""
-    _install_query_stub()
-    from service.app import app_from_env
-
-    return app_from_env()

@@ -53,7 +53,7 @@ from pathlib import Path  # noqa: E402
 
 import httpx  # noqa: E402
 
-from bench._server import Server, query_import_error  # noqa: E402
+from bench._server import Server  # noqa: E402
 
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{db}"
@@ -421,10 +421,6 @@ def bulk_insert_runs(database_url: str, n: int) -> tuple[float, float, int]:
 
 
 def runs_query(server: Server, client: httpx.Client, database_url: str, res: Result) -> None:
-    if server.query_stub:
-        res.runs_query_note = f"service.query not importable: {server.query_stub_reason}"
-        say(f"  runs query: not available ({res.runs_query_note})")
-        return
     t_insert, t_analyze, expected = bulk_insert_runs(database_url, RUNS_QUERY_RUNS)
     say(f"  runs query: {RUNS_QUERY_RUNS:,} runs bulk-inserted in {t_insert:.1f} s, "
         f"ANALYZE {t_analyze:.1f} s; {expected:,} adam runs have val_accuracy >= 0.5")
@@ -510,7 +506,7 @@ class Database:
             self.tmp.cleanup()
 
 
-def bench_engine(engine: str, args, stub_reason: str | None) -> Result:
+def bench_engine(engine: str, args) -> Result:
     res = Result(engine)
     say(f"\n== {engine} ==")
     try:
@@ -520,7 +516,7 @@ def bench_engine(engine: str, args, stub_reason: str | None) -> Result:
         say(f"  {engine}: not available ({res.notes[-1]})")
         return res
     try:
-        server = Server(db.url, db.data_dir, query_stub_reason=stub_reason)
+        server = Server(db.url, db.data_dir)
         t0 = time.perf_counter()
         with server:
             say(f"  server pid {server.pid} on {server.url}, healthy after "
@@ -602,14 +598,9 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"unknown engine(s) {unknown}" if unknown else "--points must be >= 1")
 
     t0 = time.perf_counter()
-    stub_reason = query_import_error()
     say(f"optrack tracking benchmark: {args.points:,} points, batches of {BATCH:,}, {CLIENTS} "
         f"clients; Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
-    if stub_reason:
-        say(f"note: service.query is not importable ({stub_reason}); service.app cannot load "
-            f"without it, so the server runs bench._server:app_with_query_stub (the same app, "
-            f"runs queries answer 'not available')")
-    results = [bench_engine(e, args, stub_reason) for e in engines]
+    results = [bench_engine(e, args) for e in engines]
     table(results)
     say(f"\ntotal {time.perf_counter() - t0:.0f} s")
     return 0

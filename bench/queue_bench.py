@@ -1,6 +1,7 @@
-"""Queue and worker benchmark: tracking overhead, lease latency, throughput.
+"""Queue and worker benchmark: tracking overhead, lease latency, throughput. (Not named
+queue.py: a script of that name beside the others would shadow the standard library's queue.)
 
-    python bench/queue.py [--engines sqlite,postgresql] [--runs 1000] [--workers 4]
+    python bench/queue_bench.py [--engines sqlite,postgresql] [--runs 1000] [--workers 4]
 
 1. Tracking overhead: one 20-epoch digits run (MLP 100-100, batch 128, checkpoints every epoch)
    through a real server and worker, against ``optim_core.train`` alone with the same config in
@@ -16,11 +17,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-
-# this file is named like the standard library's ``queue``: drop its folder from the path so
-# ``import queue`` (used by multiprocessing, httpx, …) finds the real one
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 import argparse
 import os
