@@ -4,7 +4,6 @@ import time, so tests and tools configure their own."""
 from __future__ import annotations
 
 import logging
-import threading
 
 from fastapi import FastAPI
 
@@ -12,6 +11,7 @@ from . import migrate
 from .db import make_engine, session_makers
 from .errors import install_handlers
 from .limits import BodyLimit
+from .queue import QueueSignal
 from .routes import experiments, meta, metrics, runs, worker
 from .settings import Settings, get_settings
 
@@ -28,11 +28,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.writer, app.state.reader = session_makers(engine)
-    app.state.queue_signal = threading.Condition()  # wakes long-polling lease calls
+    app.state.queue_signal = QueueSignal()  # wakes long-polling lease calls
     install_handlers(app)
     for module in (experiments, runs, metrics, worker, meta):
         app.include_router(module.router)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, overrides=(
+        ("PUT", r"/api/v1/worker/runs/[^/]+/checkpoint", settings.max_checkpoint_bytes),))
     return app
 
 

@@ -4,6 +4,7 @@ and NUL characters in the path or query string (422: no database column can hold
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import unquote_to_bytes
 
 from starlette.exceptions import HTTPException
@@ -12,15 +13,29 @@ from .errors import error_body
 
 
 class BodyLimit:
-    def __init__(self, app, max_bytes: int):
-        self.app, self.max_bytes = app, max_bytes
+    """``max_bytes`` for every body, except routes in ``overrides``: (method, path regex,
+    bytes), e.g. checkpoint uploads, which may be larger than any JSON request."""
+
+    def __init__(self, app, max_bytes: int,
+                 overrides: tuple[tuple[str, str, int], ...] = ()):
+        self.app, self.default_bytes = app, max_bytes
+        self.overrides = [(method, re.compile(pattern), limit)
+                          for method, pattern, limit in overrides]
+
+    def _limit(self, scope) -> int:
+        for method, pattern, limit in self.overrides:
+            if scope.get("method") == method and pattern.fullmatch(scope.get("path", "")):
+                return limit
+        return self.default_bytes
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        max_bytes = self._limit(scope)
         length = dict(scope.get("headers") or []).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            return await self._reject(send)
+        if length is not None and (not length.isdigit() or int(length) > max_bytes):
+            return await _send_json(send, 413, error_body(
+                "too_large", f"request body over {max_bytes} bytes"))
         if b"\x00" in unquote_to_bytes(scope.get("raw_path") or b""):
             # no object's id holds a NUL: answer as for any unknown id
             return await _send_json(send, 404, error_body("not_found", "not found"))
@@ -35,17 +50,13 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > max_bytes:
                     # an HTTPException passes through FastAPI's body parsing; the app's
                     # handler turns it into the error shape
-                    raise HTTPException(413, f"request body over {self.max_bytes} bytes")
+                    raise HTTPException(413, f"request body over {max_bytes} bytes")
             return message
 
         await self.app(scope, limited_receive, send)
-
-    async def _reject(self, send):
-        await _send_json(send, 413, error_body("too_large", f"request body over "
-                                                            f"{self.max_bytes} bytes"))
 
 
 async def _send_json(send, status: int, content: dict) -> None:

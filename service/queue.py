@@ -16,6 +16,8 @@ longer holds the lease.
 from __future__ import annotations
 
 import random
+import asyncio
+import threading
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -26,6 +28,38 @@ from .models import Run, RunAttempt, RunStatus, utcnow
 from .settings import Settings
 
 COUNTED_OUTCOMES = ("failed", "expired")  # outcomes that use up one of max_attempts
+
+
+class QueueSignal:
+    """Wakes the lease calls waiting in this process when runs become available. ``notify``
+    may be called from any thread; ``wait`` is awaited on the event loop. A waiter passes the
+    ``generation`` it saw before looking for work, so a notification in between is not lost."""
+
+    def __init__(self):
+        self.generation = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._event: asyncio.Event | None = None
+        self._lock = threading.Lock()
+
+    async def wait(self, seen: int, timeout: float) -> None:
+        with self._lock:
+            if self.generation != seen:
+                return
+            if self._event is None:
+                self._loop, self._event = asyncio.get_running_loop(), asyncio.Event()
+            event = self._event
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
+
+    def notify(self) -> None:
+        with self._lock:
+            self.generation += 1
+            loop, event = self._loop, self._event
+            self._event = None  # later waiters wait for the next notification
+        if loop is not None and event is not None:
+            loop.call_soon_threadsafe(event.set)
 
 
 class LeaseLost(Conflict):
@@ -63,7 +97,7 @@ def rescue_expired(session: Session, settings: Settings, now: datetime | None = 
                           Run.lease_expires_at < now)
         .with_for_update(skip_locked=True)).all()
     for run in expired:
-        _end_attempt(session, run, "expired", "the worker stopped heartbeating", now)
+        end_attempt(session, run, "expired", "the worker stopped heartbeating", now)
         _requeue_or_fail(session, run, settings, now, "lease expired")
     return len(expired)
 
@@ -83,7 +117,7 @@ def heartbeat(session: Session, run_id: str, attempt: int, settings: Settings) -
     """Extend the lease; True when the run was cancelled (the worker should stop)."""
     run = holding(session, run_id, attempt, allow_cancelled=True)
     if run.status == RunStatus.cancelled.value:
-        _end_attempt(session, run, "cancelled", None, utcnow())
+        end_attempt(session, run, "cancelled", None, utcnow())
         return True
     run.lease_expires_at = utcnow() + timedelta(seconds=settings.lease_seconds)
     return False
@@ -95,7 +129,7 @@ def finish(session: Session, run_id: str, attempt: int, status: str, settings: S
     backoff) while attempts are left."""
     run = holding(session, run_id, attempt)
     now = utcnow()
-    _end_attempt(session, run, status, error, now)
+    end_attempt(session, run, status, error, now)
     run.summary, run.error = summary, error
     if status == "failed":
         _requeue_or_fail(session, run, settings, now, "failed", backoff=True)
@@ -109,7 +143,7 @@ def release(session: Session, run_id: str, attempt: int) -> Run:
     """A worker shutting down hands the run back at once (running -> queued); it keeps its
     checkpoint and does not use up an attempt."""
     run = holding(session, run_id, attempt)
-    _end_attempt(session, run, "released", None, utcnow())
+    end_attempt(session, run, "released", None, utcnow())
     run.status, run.worker_id, run.lease_expires_at = RunStatus.queued.value, None, None
     return run
 
@@ -134,8 +168,9 @@ def _requeue_or_fail(session: Session, run: Run, settings: Settings, now: dateti
         run.not_before = now + timedelta(seconds=delay)
 
 
-def _end_attempt(session: Session, run: Run, outcome: str, error: str | None,
-                 now: datetime) -> None:
+def end_attempt(session: Session, run: Run, outcome: str, error: str | None,
+                now: datetime) -> None:
+    """Record how the run's current attempt ended (once)."""
     row = session.get(RunAttempt, (run.id, run.attempt))
     if row is not None and row.ended_at is None:
         row.ended_at, row.outcome, row.error = now, outcome, error

@@ -7,7 +7,7 @@ from typing import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import metrics_store
+from . import metrics_store, queue
 from .errors import Conflict, NotFound
 from .models import Run, RunStatus, RunTag, utcnow
 from .projects import project_id, project_names
@@ -41,8 +41,11 @@ def cancel(session: Session, run_id: str) -> Run:
     run = get_run(session, run_id, for_update=True)
     if RunStatus(run.status).finished:
         raise Conflict(f"run {run_id!r} already ended as {run.status}")
+    now = utcnow()
+    if run.status == RunStatus.running.value and not run.external:
+        queue.end_attempt(session, run, "cancelled", None, now)
     run.status = RunStatus.cancelled.value  # queued|running -> cancelled
-    run.finished_at = utcnow()
+    run.finished_at, run.worker_id, run.lease_expires_at = now, None, None
     return run
 
 

@@ -57,7 +57,9 @@ class Worker:
         done = 0
         while not self.shutting_down.is_set() and (max_runs is None or done < max_runs):
             lease = self.client.lease(self.worker_id, wait=LEASE_WAIT)
-            if lease is not None:
+            if lease is not None and self.shutting_down.is_set():
+                self.client.release(lease.run_id, lease.attempt)  # leased while stopping
+            elif lease is not None:
                 self.run_one(lease)
                 done += 1
         self.client.close()
@@ -147,9 +149,9 @@ class _RunState:
 
     def execute(self) -> str:
         lease = self.lease
-        resume = (self.client.get_checkpoint(lease.run_id, lease.attempt)
-                  if lease.checkpoint_step is not None else None)
         try:
+            resume = (self.client.get_checkpoint(lease.run_id, lease.attempt)
+                      if lease.checkpoint_step is not None else None)
             events = optim_core.train(lease.config, resume_from=resume,
                                       checkpoint_now=self.worker.shutting_down.is_set)
             for event in events:
@@ -167,7 +169,8 @@ class _RunState:
                     self._flush()
                     self.sender.drain()
                     outcome = event.summary["outcome"]
-                    self.client.finish(lease.run_id, lease.attempt, outcome, event.summary)
+                    self.client.finish(lease.run_id, lease.attempt, outcome,
+                                       _json_safe(event.summary))
                     return outcome
         except Stop:
             return "cancelled" if self.cancelled.is_set() else "lost"
@@ -240,3 +243,14 @@ def _json_value(v: float):
     if v in (float("inf"), float("-inf")):
         return "Infinity" if v > 0 else "-Infinity"
     return v
+
+
+def _json_safe(value):
+    """A summary for JSON: non-finite floats as the strings the API takes for them."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float):
+        return _json_value(value)
+    return value

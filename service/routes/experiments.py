@@ -43,8 +43,7 @@ def create_experiment(body: ExperimentCreate, request: Request, session: WriteSe
             for i, r in enumerate(runs, start=1)]
     session.add_all(rows)
     session.commit()
-    with request.app.state.queue_signal:  # wake workers waiting for a lease
-        request.app.state.queue_signal.notify_all()
+    request.app.state.queue_signal.notify()  # wake workers waiting for a lease
     return ExperimentOut(id=experiment.id, name=experiment.name, project=body.project,
                          tags=tags, created_at=now, run_ids=[r.id for r in rows],
                          status_counts={"queued": len(rows)})

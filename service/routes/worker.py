@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from fastapi import APIRouter, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from optim_core.training import flatten
 
@@ -20,24 +21,32 @@ POLL_SECONDS = 0.25  # how often a waiting lease call looks again for runs queue
 
 
 @router.post("/lease", response_model=LeaseOut, responses={204: {"description": "no run"}})
-def lease(body: LeaseRequest, request: Request, settings: SettingsDep):
-    """Claim the next queued run, waiting up to ``wait`` seconds for one (long poll)."""
+async def lease(body: LeaseRequest, request: Request):
+    """Claim the next queued run, waiting up to ``wait`` seconds for one (long poll). The wait
+    holds no thread, and a caller that hung up is never handed a run."""
+    settings = request.app.state.settings
     deadline = time.monotonic() + min(body.wait, settings.lease_wait_seconds)
-    signal = request.app.state.queue_signal
     while True:
-        with request.app.state.writer() as session:
-            run = queue.lease_next(session, body.worker_id, settings)
-            out = None if run is None else LeaseOut(
-                run_id=run.id, attempt=run.attempt, config=flatten(run.config),
-                lease_seconds=settings.lease_seconds, checkpoint_step=run.checkpoint_step)
-            session.commit()
+        if await request.is_disconnected():
+            return Response(status_code=204)
+        seen = request.app.state.queue_signal.generation
+        out = await run_in_threadpool(_lease_once, request, body.worker_id, settings)
         remaining = deadline - time.monotonic()
         if out is not None:
             return out
         if remaining <= 0:
             return Response(status_code=204)
-        with signal:
-            signal.wait(timeout=min(POLL_SECONDS, remaining))
+        await request.app.state.queue_signal.wait(seen, min(POLL_SECONDS, remaining))
+
+
+def _lease_once(request: Request, worker_id: str, settings) -> LeaseOut | None:
+    with request.app.state.writer() as session:
+        run = queue.lease_next(session, worker_id, settings)
+        out = None if run is None else LeaseOut(
+            run_id=run.id, attempt=run.attempt, config=flatten(run.config),
+            lease_seconds=settings.lease_seconds, checkpoint_step=run.checkpoint_step)
+        session.commit()
+    return out
 
 
 @router.post("/runs/{run_id}/heartbeat", response_model=HeartbeatOut)
@@ -74,12 +83,15 @@ async def put_checkpoint(run_id: str, request: Request, attempt: int = Query(ge=
     data = await request.body()
     if len(data) > settings.max_checkpoint_bytes:
         raise TooLarge(f"checkpoint: at most {settings.max_checkpoint_bytes} bytes")
-    with request.app.state.writer() as session:
-        run = queue.holding(session, run_id, attempt)
-        sha = checkpoints.store(session, run, data, step, settings.data_dir,
-                                settings.max_checkpoint_bytes)
-        session.commit()
-    return CheckpointOut(sha256=sha, step=step)
+    def store() -> str:  # in the thread pool: it waits for the write lock and fsyncs
+        with request.app.state.writer() as session:
+            run = queue.holding(session, run_id, attempt)
+            sha = checkpoints.store(session, run, data, step, settings.data_dir,
+                                    settings.max_checkpoint_bytes)
+            session.commit()
+        return sha
+
+    return CheckpointOut(sha256=await run_in_threadpool(store), step=step)
 
 
 @router.get("/runs/{run_id}/checkpoint", response_class=Response,
@@ -113,6 +125,4 @@ def release(run_id: str, body: AttemptBody, request: Request, session: WriteSess
 
 
 def _notify(request: Request) -> None:
-    signal = request.app.state.queue_signal
-    with signal:
-        signal.notify_all()
+    request.app.state.queue_signal.notify()
