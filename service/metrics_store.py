@@ -11,6 +11,7 @@ and last points and its minimum and maximum, so spikes survive; whole series are
 from __future__ import annotations
 
 import math
+import time as clock
 from typing import Iterable, Sequence
 
 from sqlalchemy import select, text
@@ -19,12 +20,24 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from . import rollups
+from .errors import TooLarge
 from .models import LatestMetric
+from .schemas import decode_value
 
 
 
 def _insert(session: Session):
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def ingest(session: Session, run_id: str, points: Sequence, max_batch: int) -> int:
+    """Store a request's MetricPoints (TooLarge over ``max_batch``); points without a time get
+    the time of arrival. Returns how many were new."""
+    if len(points) > max_batch:
+        raise TooLarge(f"metrics: at most {max_batch} points per request, got {len(points)}")
+    now = clock.time()
+    return record_metrics(session, run_id, ((p.key, p.step, decode_value(p.value),
+                                              now if p.time is None else p.time) for p in points))
 
 
 def record_metrics(session: Session, run_id: str,

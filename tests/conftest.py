@@ -16,6 +16,21 @@ PG_ADMIN_URL = os.environ.get("OPTRACK_TEST_PG_URL",
 ENGINES = ["sqlite", "postgresql"]
 
 
+def assert_error(response, status: int, code: str | None = None) -> dict:
+    """The response is ``status`` with the one error shape; returns the ``error`` object."""
+    assert response.status_code == status, (response.status_code, response.text[:2000])
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert set(error) == {"code", "message", "details"}, error
+    assert isinstance(error["code"], str) and error["code"]
+    assert isinstance(error["message"], str) and error["message"]
+    assert isinstance(error["details"], list)
+    if code is not None:
+        assert error["code"] == code, error
+    return error
+
+
 @pytest.fixture(scope="session")
 def pg_server_url():
     """URL of a database of our own on the PostgreSQL server, dropped at the end."""

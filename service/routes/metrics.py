@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import time
 
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from .. import metrics_store, rollups
 from ..deps import ReadSession, SettingsDep, WriteSession
-from ..errors import Conflict, InvalidInput, NotFound, TooLarge
+from ..errors import Conflict, InvalidInput, NotFound
 from ..models import Run, RunStatus
 from ..runs import get_run
 from ..schemas import (HistoryOut, MetricBatch, MetricBatchResult, MetricKey, MetricsQuery,
-                       Series, decode_value, encode_value)
+                       Series, encode_value)
 
 router = APIRouter(prefix="/api/v1", tags=["metrics"])
 
@@ -23,16 +22,10 @@ def log_metrics(run_id: str, body: MetricBatch, session: WriteSession,
                 settings: SettingsDep) -> MetricBatchResult:
     """Log up to 10,000 points; points already stored (same key and step) are ignored, so a
     retried batch is harmless. Values may be "NaN", "Infinity" or "-Infinity"."""
-    if len(body.metrics) > settings.max_metric_batch:
-        raise TooLarge(f"metrics: at most {settings.max_metric_batch} points per request, got "
-                       f"{len(body.metrics)}")
     run = get_run(session, run_id)
     if run.status != RunStatus.running.value:
         raise Conflict(f"run {run_id!r} is {run.status}; metrics are logged to running runs")
-    now = time.time()
-    inserted = metrics_store.record_metrics(
-        session, run_id, ((p.key, p.step, decode_value(p.value),
-                           now if p.time is None else p.time) for p in body.metrics))
+    inserted = metrics_store.ingest(session, run_id, body.metrics, settings.max_metric_batch)
     session.commit()
     return MetricBatchResult(received=len(body.metrics), inserted=inserted)
 

@@ -14,7 +14,7 @@ from .. import checkpoints, metrics_store, queue
 from ..deps import SettingsDep, WriteSession
 from ..errors import TooLarge
 from ..schemas import (AttemptBody, CheckpointOut, HeartbeatOut, LeaseOut, LeaseRequest,
-                       MetricBatchResult, WorkerFinish, WorkerMetrics, decode_value)
+                       MetricBatchResult, WorkerFinish, WorkerMetrics)
 
 router = APIRouter(prefix="/api/v1/worker", tags=["worker"])
 POLL_SECONDS = 0.25  # how often a waiting lease call looks again for runs queued elsewhere
@@ -62,13 +62,8 @@ def heartbeat(run_id: str, body: AttemptBody, session: WriteSession,
 def metrics(run_id: str, body: WorkerMetrics, session: WriteSession,
             settings: SettingsDep) -> MetricBatchResult:
     """Metrics of the attempt holding the lease; replayed points are ignored."""
-    if len(body.metrics) > settings.max_metric_batch:
-        raise TooLarge(f"metrics: at most {settings.max_metric_batch} points per request")
     queue.holding(session, run_id, body.attempt)
-    now = time.time()
-    inserted = metrics_store.record_metrics(
-        session, run_id, ((p.key, p.step, decode_value(p.value),
-                           now if p.time is None else p.time) for p in body.metrics))
+    inserted = metrics_store.ingest(session, run_id, body.metrics, settings.max_metric_batch)
     session.commit()
     return MetricBatchResult(received=len(body.metrics), inserted=inserted)
 

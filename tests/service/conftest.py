@@ -19,7 +19,7 @@ from service.app import create_app
 from service.models import Experiment, LatestMetric, Metric, Project, Run, RunTag
 from service.settings import Settings
 
-from ..conftest import ENGINES, PG_ADMIN_URL
+from ..conftest import ENGINES, PG_ADMIN_URL, assert_error  # noqa: F401 (re-exported)
 
 # a small, valid experiment: 4 optimizers x 3 seeds = 12 runs
 FOUR_OPTIMIZERS = [{"name": "sgd", "lr": 0.1}, {"name": "momentum", "lr": 0.05},
@@ -33,21 +33,6 @@ def experiment_request(**overrides: Any) -> dict[str, Any]:
             "optimizer": FOUR_OPTIMIZERS, "training": {"epochs": 2, "seed": [0, 1, 2]}}
     body.update(overrides)
     return body
-
-
-def assert_error(response, status: int, code: str | None = None) -> dict[str, Any]:
-    """The response is ``status`` with the one error shape; returns the ``error`` object."""
-    assert response.status_code == status, (response.status_code, response.text[:2000])
-    body = response.json()
-    assert set(body) == {"error"}, body
-    error = body["error"]
-    assert set(error) == {"code", "message", "details"}, error
-    assert isinstance(error["code"], str) and error["code"]
-    assert isinstance(error["message"], str) and error["message"]
-    assert isinstance(error["details"], list)
-    if code is not None:
-        assert error["code"] == code, error
-    return error
 
 
 def count_rows(app, model) -> int:

@@ -38,7 +38,7 @@ from sqlalchemy.pool import NullPool
 import optim_core
 from optim_core.training import flatten
 
-from ..conftest import ENGINES, PG_ADMIN_URL
+from ..conftest import ENGINES, PG_ADMIN_URL, assert_error  # noqa: F401 (re-exported)
 
 REPO = Path(__file__).resolve().parents[2]
 ENDED = {"succeeded", "failed", "diverged", "cancelled"}
@@ -481,20 +481,3 @@ def run_row(db_url: str, run_id: str) -> dict[str, Any]:
     finally:
         engine.dispose()
     return dict(row._mapping)
-
-
-# -- the error shape ---------------------------------------------------------------------------
-
-def assert_error(response, status: int, code: str | None = None) -> dict[str, Any]:
-    """``status`` with the one error shape ``{"error": {"code", "message", "details"}}``."""
-    assert response.status_code == status, (response.status_code, response.text[:2000])
-    body = response.json()
-    assert set(body) == {"error"}, body
-    error = body["error"]
-    assert set(error) == {"code", "message", "details"}, error
-    assert isinstance(error["code"], str) and error["code"]
-    assert isinstance(error["message"], str) and error["message"]
-    assert isinstance(error["details"], list)
-    if code is not None:
-        assert error["code"] == code, error
-    return error
