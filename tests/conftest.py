@@ -34,7 +34,7 @@ def assert_error(response, status: int, code: str | None = None) -> dict:
 @pytest.fixture(scope="session")
 def pg_server_url():
     """URL of a database of our own on the PostgreSQL server, dropped at the end."""
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     try:
         with admin.connect() as conn:
             conn.execute(text("SELECT 1"))
