@@ -3,9 +3,10 @@ queue.py: a script of that name beside the others would shadow the standard libr
 
     python bench/queue_bench.py [--engines sqlite,postgresql] [--runs 1000] [--workers 4]
 
-1. Tracking overhead: one 20-epoch digits run (MLP 100-100, batch 128, checkpoints every epoch)
+1. Tracking overhead: a 20-epoch digits run (MLP 100-100, batch 128, checkpoints every epoch)
    through a real server and worker, against ``optim_core.train`` alone with the same config in
-   this process. The run's time is the server's started_at → finished_at.
+   this process; medians of 5 after one warm-up run each. The run's time is the server's
+   started_at → finished_at.
 2. Lease latency: an idle worker long-polls; we submit a one-run experiment and read
    created_at → started_at from the server, 20 times; median and max.
 3. Throughput: ``--runs`` tiny runs (a 2-D point model, 5 steps) through ``--workers`` workers;
@@ -79,25 +80,34 @@ def submit(client: httpx.Client, body: dict) -> dict:
     return response.json()
 
 
-def overhead(url: str, log_dir: Path) -> tuple[float, float]:
-    started = time.perf_counter()
-    for _ in optim_core.train(TRAIN):
-        pass
-    alone = time.perf_counter() - started
+def overhead(url: str, log_dir: Path, rounds: int = 5) -> tuple[float, float]:
+    """Median over ``rounds`` of the same run, alone and through optrack. The first run of
+    each side (dataset load, imports, caches) is not counted: a worker loads a dataset once and
+    reuses it for every run, as the in-process side does."""
+    def alone_once() -> float:
+        started = time.perf_counter()
+        for _ in optim_core.train(TRAIN):
+            pass
+        return time.perf_counter() - started
+
+    alone_once()
+    alone = statistics.median(alone_once() for _ in range(rounds))
     workers = start_workers(url, 1, log_dir)
+    request = {"name": "overhead", "dataset": TRAIN["dataset"], "model": TRAIN["model"],
+               "optimizer": TRAIN["optimizer"],
+               "training": {k: TRAIN[k] for k in ("epochs", "batch_size", "seed")}}
+    tracked = []
     try:
         with httpx.Client(base_url=url, timeout=60) as client:
-            request = {"name": "overhead", "dataset": TRAIN["dataset"], "model": TRAIN["model"],
-                       "optimizer": TRAIN["optimizer"],
-                       "training": {k: TRAIN[k] for k in ("epochs", "batch_size", "seed")}}
-            exp = submit(client, request)
-            wait_done(client, exp["id"], 1)
-            run = client.get(f"/api/v1/runs/{exp['run_ids'][0]}").json()
-            assert run["status"] == "succeeded", run
-            tracked = ts(run["finished_at"]) - ts(run["started_at"])
+            for _ in range(rounds + 1):
+                exp = submit(client, request)
+                wait_done(client, exp["id"], 1)
+                run = client.get(f"/api/v1/runs/{exp['run_ids'][0]}").json()
+                assert run["status"] == "succeeded", run
+                tracked.append(ts(run["finished_at"]) - ts(run["started_at"]))
     finally:
         stop(workers)
-    return alone, tracked
+    return alone, statistics.median(tracked[1:])
 
 
 def lease_latency(url: str, log_dir: Path, rounds: int = 20) -> list[float]:
