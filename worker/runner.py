@@ -31,6 +31,9 @@ FLUSH_SECONDS = 0.5  # … or when the oldest buffered point is this old
 LEASE_WAIT = 10.0  # seconds one lease call long-polls
 PENDING_UPLOADS = 64  # metric batches and checkpoints queued for the sender before training waits
 MAX_BATCH = 10_000  # points per metrics request (the server's limit)
+CHECKPOINT_EVERY_SECONDS = 2.0  # upload at most one checkpoint per this many seconds (the
+# first at once, and always when stopping): short epochs would otherwise spend more time on
+# uploads than on training, and a resume replays identical values anyway
 
 
 class Stop(Exception):
@@ -139,6 +142,7 @@ class _RunState:
         self.worker, self.lease, self.client = worker, lease, worker.client
         self.buffer: list[dict] = []
         self.oldest = 0.0
+        self.next_checkpoint = 0.0  # monotonic time before which checkpoints are not uploaded
         self.cancelled = threading.Event()
         self.lost = threading.Event()
         self.sender = _Sender(self.client, lease, self.lost)
@@ -159,9 +163,13 @@ class _RunState:
                 if isinstance(event, optim_core.Metrics):
                     self._buffer(event)
                 elif isinstance(event, optim_core.Checkpoint):
+                    stopping = self.worker.shutting_down.is_set()
+                    if not stopping and time.monotonic() < self.next_checkpoint:
+                        continue
+                    self.next_checkpoint = time.monotonic() + CHECKPOINT_EVERY_SECONDS
                     self._flush()
                     self.sender.jobs.put(("checkpoint", (event.step, event.data)))
-                    if self.worker.shutting_down.is_set():
+                    if stopping:
                         self.sender.drain()
                         self.client.release(lease.run_id, lease.attempt)
                         return "released"
