@@ -34,6 +34,8 @@ import numpy as np  # noqa: E402
 
 # Run from a checkout without installing the package: make the repository root importable.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._format import fmt_bytes  # noqa: E402
 import optim_core  # noqa: E402
 from optim_core.optimizers import OPTIMIZERS  # noqa: E402
 
@@ -147,13 +149,6 @@ def allocation_per_step(params, grads, steps: int = 10) -> tuple[int, int, int]:
     finally:
         tracemalloc.stop()
 
-
-def fmt_bytes(n: int) -> str:
-    if abs(n) >= 1 << 20:
-        return f"{n / (1 << 20):.2f} MiB"
-    if abs(n) >= 1 << 10:
-        return f"{n / (1 << 10):.2f} KiB"
-    return f"{n} B"
 
 
 def main(argv: list[str] | None = None) -> int:

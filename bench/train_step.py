@@ -45,6 +45,8 @@ import numpy as np
 
 # Run from a checkout without installing the package: make the repository root importable.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._format import fmt_bytes  # noqa: E402
 import optim_core  # noqa: E402
 
 SEED = 0
@@ -366,13 +368,6 @@ def print_memory(m: dict | str, parent_rss: int) -> None:
           f"{fmt_bytes(m['traced_end'])} still held at the end")
     print()
 
-
-def fmt_bytes(n: int) -> str:
-    if abs(n) >= 1 << 20:
-        return f"{n / (1 << 20):.1f} MiB"
-    if abs(n) >= 1 << 10:
-        return f"{n / (1 << 10):.1f} KiB"
-    return f"{n} B"
 
 
 # -- main -------------------------------------------------------------------------------------
