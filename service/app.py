@@ -7,7 +7,7 @@ import logging
 
 from fastapi import FastAPI
 
-from . import migrate
+from . import dashboard, migrate
 from .db import make_engine, session_makers
 from .errors import install_handlers
 from .limits import BodyLimit
@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_handlers(app)
     for module in (experiments, runs, metrics, worker, meta):
         app.include_router(module.router)
+    dashboard.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, overrides=(
         ("PUT", r"/api/v1/worker/runs/[^/]+/checkpoint", settings.max_checkpoint_bytes),))
     return app

@@ -39,6 +39,7 @@ class ExpandedRun:
 
     config: dict[str, Any]
     origin: dict[str, str]  # section → request path, e.g. "optimizer" → "optimizer[2]"
+    total_steps: int  # optimizer steps the run will take (epochs × steps per epoch, or steps)
 
 
 def expand(request: dict[str, Any], max_runs: int) -> list[ExpandedRun]:
@@ -62,7 +63,7 @@ def expand(request: dict[str, Any], max_runs: int) -> list[ExpandedRun]:
     runs = [(_apply(config, trial), origin) for config, origin in combos for trial in trials]
     if len(runs) > max_runs:
         raise _too_many(max_runs)
-    return [ExpandedRun(_validate(config, origin), origin) for config, origin in runs]
+    return [_validate(config, origin) for config, origin in runs]
 
 
 def _too_many(max_runs: int) -> InvalidInput:
@@ -181,11 +182,12 @@ def _apply(config: dict[str, Any], trial: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def _validate(config: dict[str, Any], origin: dict[str, str]) -> dict[str, Any]:
+def _validate(config: dict[str, Any], origin: dict[str, str]) -> ExpandedRun:
     try:
-        return sectioned(resolve(flatten(config), load_dataset=load_dataset).config)
+        resolved = resolve(flatten(config), load_dataset=load_dataset)
     except optim_core.ConfigError as exc:
         raise InvalidInput.field(_request_path(exc.field, origin), exc.rule) from None
+    return ExpandedRun(sectioned(resolved.config), origin, resolved.total_steps)
 
 
 def _request_path(field: str, origin: dict[str, str]) -> str:

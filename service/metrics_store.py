@@ -14,7 +14,7 @@ import math
 import time as clock
 from typing import Iterable, Sequence
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -109,3 +109,13 @@ def latest_values(session: Session, run_ids: Sequence[str]) -> dict[str, dict[st
     for run_id, key, value in rows:
         out[run_id][key] = math.nan if value is None else value
     return out
+
+
+def latest_steps(session: Session, run_ids: Sequence[str]) -> dict[str, int]:
+    """run id → the highest step logged over all its keys (runs with no metrics are absent)."""
+    if not run_ids:
+        return {}
+    rows = session.execute(select(LatestMetric.run_id, func.max(LatestMetric.step))
+                           .where(LatestMetric.run_id.in_(run_ids))
+                           .group_by(LatestMetric.run_id))
+    return {run_id: int(step) for run_id, step in rows}

@@ -136,6 +136,8 @@ class Run(Base):
     not_before: Mapped[datetime | None] = mapped_column(UTCDateTime())
     checkpoint_sha: Mapped[str | None] = mapped_column(String(64))
     checkpoint_step: Mapped[int | None] = mapped_column(BigInteger)
+    # optimizer steps the run will take, known when an experiment is expanded (NULL: external)
+    total_steps: Mapped[int | None] = mapped_column(BigInteger)
 
     tags: Mapped[list["RunTag"]] = relationship(cascade="all, delete-orphan",
                                                 order_by="RunTag.tag", lazy="selectin")

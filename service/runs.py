@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from . import metrics_store, queue
 from .errors import Conflict, NotFound
-from .models import Run, RunStatus, RunTag, utcnow
+from .models import Run, RunAttempt, RunStatus, RunTag, utcnow
 from .projects import project_id, project_names
-from .schemas import RunCreate, RunFinish, RunOut, RunPatch, encode_value
+from .schemas import AttemptOut, RunCreate, RunFinish, RunOut, RunPatch, encode_value
 
 
 def get_run(session: Session, run_id: str, for_update: bool = False) -> Run:
@@ -75,14 +75,27 @@ def patch(session: Session, run_id: str, body: RunPatch) -> Run:
     return run
 
 
+def attempts(session: Session, run_id: str) -> list[AttemptOut]:
+    """The run's attempts (leases by workers), oldest first; NotFound for an unknown run."""
+    if session.scalar(select(Run.id).where(Run.id == run_id)) is None:
+        raise NotFound(f"run {run_id!r} not found")
+    rows = session.scalars(select(RunAttempt).where(RunAttempt.run_id == run_id)
+                           .order_by(RunAttempt.attempt))
+    return [AttemptOut(attempt=a.attempt, worker_id=a.worker_id, started_at=a.started_at,
+                       ended_at=a.ended_at, outcome=a.outcome, error=a.error) for a in rows]
+
+
 def views(session: Session, runs: Sequence[Run]) -> list[RunOut]:
-    """API views of ``runs`` with project names and latest metric values, in two queries."""
+    """API views of ``runs`` with project names, latest metric values and the highest step
+    logged, in three queries whatever the number of runs."""
     names = project_names(session, {r.project_id for r in runs})
     latest = metrics_store.latest_values(session, [r.id for r in runs])
+    steps = metrics_store.latest_steps(session, [r.id for r in runs])
     return [RunOut(id=r.id, name=r.name, project=names.get(r.project_id, ""),
                    experiment_id=r.experiment_id, status=r.status, external=r.external,
                    config=r.config, tags=[t.tag for t in r.tags], notes=r.notes,
                    summary=r.summary, error=r.error, attempt=r.attempt,
                    created_at=r.created_at, started_at=r.started_at, finished_at=r.finished_at,
-                   metrics={k: encode_value(v) for k, v in latest[r.id].items()})
+                   metrics={k: encode_value(v) for k, v in latest[r.id].items()},
+                   total_steps=r.total_steps, step=steps.get(r.id))
             for r in runs]

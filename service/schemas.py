@@ -163,10 +163,30 @@ class RunOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     metrics: dict[str, Value] = Field(default_factory=dict, description="latest value per key")
+    total_steps: int | None = Field(None, description="optimizer steps the run will take "
+                                                      "(null for external runs)")
+    step: int | None = Field(None, description="highest step logged so far over all metric "
+                                               "keys (null before the first metric)")
 
 
 class RunPage(Page):
     runs: list[RunOut]
+
+
+class AttemptOut(BaseModel):
+    """One lease of a run by a worker, and how it ended."""
+
+    attempt: int
+    worker_id: str
+    started_at: datetime
+    ended_at: datetime | None
+    outcome: str | None = Field(description="succeeded, failed, diverged, expired, released, "
+                                            "cancelled; null while the attempt runs")
+    error: str | None
+
+
+class AttemptList(BaseModel):
+    attempts: list[AttemptOut]
 
 
 # -- metrics -------------------------------------------------------------------------------
@@ -250,3 +270,18 @@ class WorkerFinish(AttemptBody):
 class CheckpointOut(BaseModel):
     sha256: str
     step: int
+
+
+# -- meta ----------------------------------------------------------------------------------
+
+class SurfaceOut(BaseModel):
+    """A 2-D test function sampled on a grid, as plotly's contour takes it."""
+
+    name: str
+    formula: str
+    x: list[float]
+    y: list[float]
+    z: list[list[float | None]] = Field(description="z[i][j] = f(x[j], y[i]): one row per y; "
+                                                    "null where f is not finite")
+    start: list[float]
+    minimum: list[float] | None

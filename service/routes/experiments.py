@@ -39,7 +39,8 @@ def create_experiment(body: ExperimentCreate, request: Request, session: WriteSe
     width = len(str(len(runs)))
     stem = body.name[:200 - width - 2]  # "<name> #<n>" must fit the 200-character column
     rows = [Run(project_id=pid, experiment_id=experiment.id, config=r.config, created_at=now,
-                name=f"{stem} #{i:0{width}d}", tags=[RunTag(tag=t) for t in tags])
+                total_steps=r.total_steps, name=f"{stem} #{i:0{width}d}",
+                tags=[RunTag(tag=t) for t in tags])
             for i, r in enumerate(runs, start=1)]
     session.add_all(rows)
     session.commit()

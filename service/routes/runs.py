@@ -11,7 +11,7 @@ from ..errors import InvalidInput, NotFound
 from ..models import Run
 from ..projects import project_id
 from ..query import QueryError, RunQuery
-from ..schemas import RunCreate, RunFinish, RunOut, RunPage, RunPatch
+from ..schemas import AttemptList, RunCreate, RunFinish, RunOut, RunPage, RunPatch
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
 
@@ -31,6 +31,8 @@ def list_runs(session: ReadSession, settings: SettingsDep,
               order_by: str | None = Query(None, max_length=1000,
                                            description="e.g. metrics.val_accuracy desc"),
               project: str | None = Query(None, max_length=100),
+              experiment: str | None = Query(None, max_length=64,
+                                             description="only this experiment's runs"),
               limit: int = Query(50, ge=1),
               page_token: str | None = Query(None, max_length=4000)) -> RunPage:
     """Search runs with the query language; cursor-paginated."""
@@ -42,6 +44,8 @@ def list_runs(session: ReadSession, settings: SettingsDep,
         if pid is None:
             raise NotFound(f"project {project!r} not found")
         base = base.where(Run.project_id == pid)
+    if experiment is not None:
+        base = base.where(Run.experiment_id == experiment)
     try:
         query = RunQuery.parse(filter, order_by, dialect=session.get_bind().dialect.name)
         stmt = query.select(base, page_token=page_token, limit=limit)
@@ -55,6 +59,12 @@ def list_runs(session: ReadSession, settings: SettingsDep,
 @router.get("/{run_id}", response_model=RunOut)
 def get_run(run_id: str, session: ReadSession) -> RunOut:
     return run_actions.views(session, [run_actions.get_run(session, run_id)])[0]
+
+
+@router.get("/{run_id}/attempts", response_model=AttemptList)
+def get_attempts(run_id: str, session: ReadSession) -> AttemptList:
+    """Every lease of the run by a worker, oldest first, with how each ended."""
+    return AttemptList(attempts=run_actions.attempts(session, run_id))
 
 
 @router.patch("/{run_id}", response_model=RunOut)

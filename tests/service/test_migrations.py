@@ -101,11 +101,38 @@ def test_data_survives_upgrade_from_the_first_revision(db_url, tmp_path):
         with TestClient(app) as client:
             run = client.get("/api/v1/runs/r1").json()
             assert (run["name"], run["config"], run["status"]) == ("old run", {"a": 1}, "running")
+            assert (run["total_steps"], run["step"]) == (None, None)  # 0004: a new, NULL column
             logged = client.post("/api/v1/runs/r1/metrics",
                                  json={"metrics": [{"key": "loss", "step": 1, "value": 0.5}]})
             assert logged.status_code == 200, logged.text
+            assert client.get("/api/v1/runs/r1").json()["step"] == 1
     finally:
         app.state.engine.dispose()
+
+
+def test_runs_keep_their_rows_when_total_steps_is_dropped_and_added_again(db_url):
+    """0004 adds runs.total_steps; its downgrade drops the column (SQLite: a table rebuild)
+    and keeps every run, and upgrading again brings the column back empty."""
+    engine = make_engine(db_url)
+    try:
+        migrate.upgrade(engine, "0004")
+        with engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO projects (id, name, created_at) VALUES "
+                                 "('p1', 'default', '2024-01-01 00:00:00+00:00')")
+            conn.exec_driver_sql(
+                "INSERT INTO runs (id, project_id, name, status, external, config, notes, "
+                "priority, attempt, created_at, total_steps) VALUES ('r1', 'p1', 'planned', "
+                "'queued', false, '{}', '', 0, 0, '2024-01-01 00:00:00+00:00', 4000000000)")
+            assert conn.exec_driver_sql("SELECT total_steps FROM runs").scalar() == 4_000_000_000
+        migrate.downgrade(engine, "0003")
+        assert "total_steps" not in {c["name"] for c in inspect(engine).get_columns("runs")}
+        migrate.upgrade(engine)
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT id, name, total_steps FROM runs").all()
+        assert [tuple(r) for r in rows] == [("r1", "planned", None)]
+        assert schema_diff(engine) == []
+    finally:
+        engine.dispose()
 
 
 def test_concurrent_upgrades_migrate_once(db_url):

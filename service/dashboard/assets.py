@@ -1,0 +1,43 @@
+"""Static assets: ``/static/*`` from this package and ``/static/vendor/plotly.min.js`` from the
+``plotly`` Python package, both cacheable and both public (they hold no data)."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+
+import plotly
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+STATIC_DIR = Path(__file__).parent / "static"
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+CACHE = "public, max-age=86400"
+
+
+@lru_cache(maxsize=1)
+def _plotly_etag() -> str:
+    stat = PLOTLY_JS.stat()
+    return '"' + hashlib.sha256(f"{stat.st_size}-{stat.st_mtime_ns}".encode()).hexdigest()[:16] + '"'
+
+
+@lru_cache(maxsize=None)
+def url(name: str) -> str:
+    """``/static/<name>?v=<digest>``: a changed file gets a new URL, so caches never serve a
+    stale script."""
+    digest = hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:12]
+    return f"/static/{name}?v={digest}"
+
+
+def mount(app: FastAPI) -> None:
+    @app.get("/static/vendor/plotly.min.js", include_in_schema=False)
+    def plotly_js(request: Request) -> Response:
+        etag = _plotly_etag()
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers={"etag": etag})
+        return FileResponse(PLOTLY_JS, media_type="text/javascript",
+                            headers={"cache-control": CACHE, "etag": etag})
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -1,0 +1,123 @@
+// optrack dashboard: chart helpers on top of plotly.js — series fetching, colours, smoothing.
+"use strict";
+
+const Charts = (() => {
+  const PALETTE = ["#1f77b4", "#d62728", "#9467bd", "#ff7f0e", "#8c564b", "#2ca02c",
+                   "#17becf", "#e377c2", "#bcbd22", "#7f7f7f"];
+  const OPTIMIZER_ORDER = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"];
+  const CONFIG = { responsive: true, displaylogo: false };
+  const MAX_POINTS = 400;  // per series: the page never asks for full histories
+
+  // a stable colour per label (optimizers in the catalog's order first)
+  const assigned = new Map();
+  function color(label) {
+    if (!assigned.has(label)) {
+      const known = OPTIMIZER_ORDER.indexOf(label);
+      const used = new Set(assigned.values());
+      let pick = known >= 0 ? PALETTE[known] : PALETTE.find((c) => !used.has(c));
+      assigned.set(label, pick || PALETTE[assigned.size % PALETTE.length]);
+    }
+    return assigned.get(label);
+  }
+
+  // TensorBoard-style exponential moving average, debiased; weight 0 = raw values
+  function smooth(values, weight) {
+    if (!weight) return values;
+    let last = 0, n = 0;
+    return values.map((v) => {
+      if (!Number.isFinite(v)) return v;
+      last = last * weight + (1 - weight) * v;
+      n += 1;
+      return last / (1 - Math.pow(weight, n));
+    });
+  }
+
+  // POST /metrics/query in chunks: Map "runId\u0000key" → {steps, values, total}
+  async function series(runIds, keys, maxPoints = MAX_POINTS) {
+    const out = new Map();
+    const chunks = [];
+    for (let i = 0; i < runIds.length; i += 1000) chunks.push(runIds.slice(i, i + 1000));
+    await Promise.all(chunks.map(async (ids) => {
+      const body = await OT.api("/api/v1/metrics/query",
+        { json: { run_ids: ids, keys, max_points: maxPoints } });
+      for (const s of body.series) {
+        out.set(`${s.run_id}\u0000${s.key}`,
+          { steps: s.steps, values: s.values.map(OT.value), total: s.total_points });
+      }
+    }));
+    return out;
+  }
+
+  // a short label: "#3 adam lr=0.001" for "my experiment #3"
+  function shortName(run) {
+    const number = (run.name.match(/ (#\d+)$/) || [])[1];
+    const opt = (run.config || {}).optimizer || {};
+    if (!number || !opt.name) return run.name;
+    return `${number} ${opt.name}${typeof opt.lr === "number" ? ` lr=${OT.num(opt.lr)}` : ""}`;
+  }
+
+  function optimizerOf(run) {
+    const opt = (run.config || {}).optimizer;
+    return (opt && opt.name) || "external";
+  }
+
+  // one line per run for `key`, coloured by `colorBy(run)` and grouped in the legend by it
+  function curveTraces(runs, found, key, { smoothing = 0, colorBy = optimizerOf, label = shortName } = {}) {
+    const seen = new Set();
+    return runs.map((run) => {
+      const s = found.get(`${run.id}\u0000${key}`) || { steps: [], values: [] };
+      const group = colorBy(run);
+      const first = !seen.has(group);
+      seen.add(group);
+      return {
+        type: "scatter", mode: "lines", x: s.steps, y: smooth(s.values, smoothing),
+        name: label(run), legendgroup: group, legendgrouptitle: first ? { text: group } : undefined,
+        line: { color: color(group), width: 1.5 }, customdata: [run.id],
+        hovertemplate: `${label(run).replace(/%/g, "%%")}<br>step %{x}<br>${key} %{y}<extra></extra>`,
+      };
+    });
+  }
+
+  function layout(title, extra = {}) {
+    return {
+      title: { text: title, font: { size: 14 } }, margin: { l: 60, r: 20, t: 40, b: 45 },
+      hovermode: "closest", legend: { font: { size: 11 } }, uirevision: "keep", ...extra,
+    };
+  }
+
+  // metric keys across runs, wall-clock timings last
+  function metricKeys(runs) {
+    const keys = new Set();
+    for (const run of runs) Object.keys(run.metrics || {}).forEach((k) => keys.add(k));
+    return [...keys].sort((a, b) => (a === "step_time") - (b === "step_time") || a.localeCompare(b));
+  }
+
+  function defaultMetric(keys) {
+    return ["val_loss", "train_loss", "f", "loss"].find((k) => keys.includes(k)) || keys[0] || "";
+  }
+
+  // flattened config paths whose values differ between runs (seeds included)
+  function varyingFields(runs) {
+    const flats = runs.map((r) => OT.flatten(r.config));
+    const paths = new Set(flats.flatMap(Object.keys));
+    return [...paths].filter((p) => {
+      const values = new Set(flats.map((f) => JSON.stringify(f[p])));
+      return values.size > 1;
+    }).sort();
+  }
+
+  function fillSelect(select, keys, chosen) {
+    const current = [...select.options].map((o) => o.value).join("\u0000");
+    if (current !== keys.join("\u0000")) {
+      select.replaceChildren(...keys.map((k) => OT.el("option", { value: k }, k)));
+    }
+    if (chosen && keys.includes(chosen)) select.value = chosen;
+  }
+
+  function draw(node, traces, lay) {
+    return Plotly.react(node, traces, lay, CONFIG);
+  }
+
+  return { color, smooth, series, shortName, optimizerOf, curveTraces, layout, metricKeys, defaultMetric,
+           varyingFields, fillSelect, draw, MAX_POINTS };
+})();

@@ -1,0 +1,173 @@
+"""Run progress (``total_steps`` set at expansion, ``step`` = the highest step logged) and a run's
+attempts (``GET /runs/{id}/attempts``) on both engines, driven over the API and the worker
+protocol."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from sqlalchemy import event
+
+from optim_core import datasets
+
+from .conftest import assert_error
+
+RUNS = "/api/v1/runs"
+W = "/api/v1/worker"
+POINT = {"name": "p", "model": {"kind": "point", "function": "anisotropic"},
+         "optimizer": {"name": "sgd", "lr": 0.1}, "training": {"steps": 30}}
+
+
+def submit(client, body: dict) -> list[str]:
+    response = client.post("/api/v1/experiments", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()["run_ids"]
+
+
+def new_run(client, name: str = "ext") -> str:
+    response = client.post(RUNS, json={"name": name})
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def log(client, run_id: str, points: list[tuple[str, int]]) -> None:
+    response = client.post(f"{RUNS}/{run_id}/metrics", json={"metrics": [
+        {"key": key, "step": step, "value": 0.5} for key, step in points]})
+    assert response.status_code == 200, response.text
+
+
+def lease(client, worker_id: str) -> dict:
+    response = client.post(f"{W}/lease", json={"worker_id": worker_id, "wait": 0})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def attempts(client, run_id: str) -> list[dict]:
+    response = client.get(f"{RUNS}/{run_id}/attempts")
+    assert response.status_code == 200, response.text
+    assert set(response.json()) == {"attempts"}
+    return response.json()["attempts"]
+
+
+def when(text: str) -> datetime:
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    assert value.utcoffset() is not None, text
+    return value
+
+
+# -- progress --------------------------------------------------------------------------------
+
+def test_a_point_experiment_run_has_its_total_steps_and_no_step_yet(client):
+    [rid] = submit(client, POINT)
+    run = client.get(f"{RUNS}/{rid}").json()
+    assert run["total_steps"] == 30 and run["step"] is None
+    [listed] = client.get(RUNS).json()["runs"]
+    assert (listed["total_steps"], listed["step"]) == (30, None)
+
+
+def test_an_epochs_experiment_counts_epochs_times_batches_per_epoch(client):
+    spiral = {"name": "spiral", "samples": 100}
+    n_train = len(datasets.load("spiral", seed=0, samples=100).x_train)
+    assert n_train % 64 != 0  # the last batch of each epoch is a short one
+    rids = submit(client, {"name": "e", "dataset": spiral, "model": {"kind": "logistic"},
+                           "optimizer": {"name": "sgd"},
+                           "training": {"epochs": [2, 3], "batch_size": 64}})
+    totals = sorted(client.get(f"{RUNS}/{rid}").json()["total_steps"] for rid in rids)
+    assert totals == [epochs * math.ceil(n_train / 64) for epochs in (2, 3)]
+
+
+def test_step_is_the_highest_step_logged_over_every_key(client):
+    rid = new_run(client)
+    run = client.get(f"{RUNS}/{rid}").json()
+    assert (run["total_steps"], run["step"]) == (None, None)  # external: no plan, no metric
+    log(client, rid, [("train_loss", 0), ("train_loss", 1), ("train_loss", 7)])
+    assert client.get(f"{RUNS}/{rid}").json()["step"] == 7
+    log(client, rid, [("val_loss", 12), ("train_loss", 3)])  # a late point moves nothing back
+    run = client.get(f"{RUNS}/{rid}").json()
+    assert (run["step"], run["total_steps"]) == (12, None)
+    other = new_run(client, "other")
+    log(client, other, [("lr", 2)])
+    steps = {r["id"]: r["step"] for r in client.get(RUNS).json()["runs"]}
+    assert steps == {rid: 12, other: 2}
+
+
+def test_a_worker_run_reports_the_steps_its_worker_logged(client):
+    [rid] = submit(client, POINT)
+    leased = lease(client, "w1")
+    response = client.post(f"{W}/runs/{rid}/metrics", json={
+        "attempt": leased["attempt"],
+        "metrics": [{"key": "loss", "step": s, "value": 1.0 / (s + 1)} for s in range(10)]})
+    assert response.status_code == 200, response.text
+    run = client.get(f"{RUNS}/{rid}").json()
+    assert (run["status"], run["step"], run["total_steps"]) == ("running", 9, 30)
+
+
+def test_listing_runs_takes_as_many_queries_for_many_runs_as_for_one(client):
+    def statements_to_list() -> int:
+        seen: list[str] = []
+        engine = client.app.state.engine
+        listener = lambda *args: seen.append(args[2])  # noqa: E731 (conn, cursor, statement…)
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            assert client.get(RUNS).status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        return len(seen)
+
+    log(client, new_run(client), [("loss", 1)])
+    one = statements_to_list()
+    for i in range(5):
+        log(client, new_run(client, f"r{i}"), [("loss", i), ("acc", i + 1)])
+    submit(client, {**POINT, "training": {"steps": 30, "seed": [0, 1, 2]}})
+    assert one >= 3 and statements_to_list() == one
+
+
+# -- attempts --------------------------------------------------------------------------------
+
+def test_attempts_record_each_lease_and_how_it_ended(make_client):
+    client = make_client(retry_backoff_seconds=0, lease_seconds=30)
+    [rid] = submit(client, POINT)
+    assert attempts(client, rid) == []
+    first = lease(client, "worker-a")
+    [running] = attempts(client, rid)
+    assert (running["attempt"], running["worker_id"]) == (1, "worker-a")
+    assert running["ended_at"] is None and running["outcome"] is None
+    assert running["error"] is None and when(running["started_at"])
+    assert client.post(f"{W}/runs/{rid}/release", json={"attempt": first["attempt"]}).json() \
+        == {"status": "queued"}
+    second = lease(client, "worker-b")
+    failed = client.post(f"{W}/runs/{rid}/finish", json={
+        "attempt": second["attempt"], "status": "failed", "error": "out of memory"})
+    assert failed.status_code == 200 and failed.json() == {"status": "queued"}
+    third = lease(client, "worker-c")
+    done = client.post(f"{W}/runs/{rid}/finish", json={"attempt": third["attempt"],
+                                                      "status": "succeeded"})
+    assert done.json() == {"status": "succeeded"}
+    got = attempts(client, rid)
+    assert [(a["attempt"], a["worker_id"], a["outcome"], a["error"]) for a in got] == [
+        (1, "worker-a", "released", None), (2, "worker-b", "failed", "out of memory"),
+        (3, "worker-c", "succeeded", None)]
+    for a in got:
+        assert set(a) == {"attempt", "worker_id", "started_at", "ended_at", "outcome", "error"}
+        assert when(a["started_at"]) <= when(a["ended_at"])
+    assert [when(a["started_at"]) for a in got] == sorted(when(a["started_at"]) for a in got)
+
+
+def test_attempts_of_an_external_run_are_empty(client):
+    assert attempts(client, new_run(client)) == []
+
+
+def test_attempts_of_a_cancelled_running_run_end_as_cancelled(client):
+    [rid] = submit(client, POINT)
+    lease(client, "worker-a")
+    assert client.post(f"{RUNS}/{rid}/cancel").status_code == 200
+    [cancelled] = attempts(client, rid)
+    assert (cancelled["outcome"], cancelled["worker_id"]) == ("cancelled", "worker-a")
+    assert cancelled["ended_at"] is not None
+
+
+def test_attempts_of_an_unknown_run_are_404(shared_client):
+    for run_id in ("0123456789abcdef0123456789abcdef", "x'%20or%20'1'='1"):
+        error = assert_error(shared_client.get(f"{RUNS}/{run_id}/attempts"), 404, "not_found")
+        assert "not found" in error["message"]
