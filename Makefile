@@ -16,6 +16,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 test: $(STAMP)
+	scripts/ensure-chromium >/dev/null
 	$(BIN)/python -m pytest
 
 run: $(STAMP)
@@ -29,6 +30,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/train_step.py
 	$(BIN)/python bench/tracking.py
 	$(BIN)/python bench/queue_bench.py
+	scripts/ensure-chromium >/dev/null
+	$(BIN)/python bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

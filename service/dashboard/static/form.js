@@ -95,6 +95,8 @@ const Form = (() => {
       }
     }
     general.textContent = left.join("\n");
+    const first = form.querySelector(".field.invalid input, .field.invalid select");
+    if (first) { first.scrollIntoView({ block: "center" }); first.focus(); }
   }
 
   return { field, fields, read, readInput, showErrors, clearErrors };

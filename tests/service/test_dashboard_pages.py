@@ -1,0 +1,108 @@
+"""The dashboard's HTTP side: every page answers with HTML that loads only local assets, unknown
+objects answer 404 pages, assets are served (plotly.js from the installed package), and the pages
+stay out of the API's schema. The pages' behaviour is tested in a real browser (tests/dashboard)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import plotly
+import pytest
+
+from .conftest import experiment_request
+
+PAGES = ["/", "/compare", "/compare?runs=a,b&metric=val_loss", "/trajectories?experiment=x",
+         "/new"]
+ASSET = re.compile(r'(?:src|href)="([^"]+)"')
+
+
+def _assets(html: str) -> list[str]:
+    return [a for a in ASSET.findall(html) if a.startswith(("/static/", "http", "//"))]
+
+
+@pytest.fixture(scope="module")
+def ids(shared_client):
+    created = shared_client.post("/api/v1/experiments", json=experiment_request(
+        name="pages <script>alert(1)</script>", training={"epochs": 1, "seed": 0}))
+    assert created.status_code == 201, created.text
+    body = created.json()
+    return body["id"], body["run_ids"][0]
+
+
+def test_every_page_is_html_with_local_assets_only(shared_client, ids):
+    experiment_id, run_id = ids
+    for path in [*PAGES, f"/experiments/{experiment_id}", f"/runs/{run_id}"]:
+        response = shared_client.get(path)
+        assert response.status_code == 200, (path, response.text[:500])
+        assert response.headers["content-type"].startswith("text/html")
+        assets = _assets(response.text)
+        assert assets, path
+        for asset in assets:  # no CDN: everything comes from this server
+            assert asset.startswith("/static/"), (path, asset)
+            fetched = shared_client.get(asset)
+            assert fetched.status_code == 200, asset
+            assert fetched.content
+
+
+def test_chart_pages_load_plotly_from_the_installed_package(shared_client, ids):
+    experiment_id, _ = ids
+    page = shared_client.get(f"/experiments/{experiment_id}").text
+    assert "/static/vendor/plotly.min.js" in page
+    served = shared_client.get("/static/vendor/plotly.min.js")
+    shipped = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    assert served.content == shipped.read_bytes()
+    assert "max-age" in served.headers["cache-control"]
+    again = shared_client.get("/static/vendor/plotly.min.js",
+                              headers={"if-none-match": served.headers["etag"]})
+    assert again.status_code == 304
+
+
+def test_names_are_escaped_in_pages(shared_client, ids):
+    experiment_id, _ = ids
+    page = shared_client.get(f"/experiments/{experiment_id}").text
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+@pytest.mark.parametrize("path", ["/experiments/nope", "/runs/nope"])
+def test_unknown_objects_answer_a_404_page(shared_client, path):
+    response = shared_client.get(path)
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert 'id="not-found"' in response.text
+
+
+def test_script_urls_change_with_their_content(shared_client):
+    page = shared_client.get("/").text
+    versions = re.findall(r'/static/(common\.js|optrack\.css)\?v=([0-9a-f]{12})', page)
+    assert {name for name, _ in versions} == {"common.js", "optrack.css"}
+
+
+def test_static_files_stay_inside_the_static_folder(shared_client):
+    for path in ["/static/../pages.py", "/static/%2e%2e/pages.py", "/static/..%2fpages.py",
+                 "/static/nope.js"]:
+        response = shared_client.get(path)
+        assert response.status_code == 404, path
+        assert "install" not in response.text
+
+
+def test_pages_are_not_part_of_the_api_schema(shared_client):
+    paths = shared_client.get("/openapi.json").json()["paths"]
+    assert not [p for p in paths if not p.startswith("/api/") and p not in ("/healthz", "/readyz")]
+
+
+def test_runs_can_be_listed_by_experiment(shared_client, ids):
+    experiment_id, _ = ids
+    other = shared_client.post("/api/v1/experiments", json=experiment_request(
+        name="other", training={"epochs": 1, "seed": [0, 1]})).json()
+    mine = shared_client.get("/api/v1/runs", params={"experiment": experiment_id, "limit": 1000})
+    assert mine.status_code == 200
+    runs = mine.json()["runs"]
+    assert runs and {r["experiment_id"] for r in runs} == {experiment_id}
+    theirs = shared_client.get("/api/v1/runs", params={"experiment": other["id"]}).json()["runs"]
+    assert sorted(r["id"] for r in theirs) == sorted(other["run_ids"])
+    filtered = shared_client.get("/api/v1/runs", params={
+        "experiment": other["id"], "filter": "training.seed = 1"}).json()["runs"]
+    assert len(filtered) == 4  # four optimizers × seed 1
+    assert {r["config"]["training"]["seed"] for r in filtered} == {1}
