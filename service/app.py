@@ -12,7 +12,8 @@ from .db import make_engine, session_makers
 from .errors import install_handlers
 from .limits import BodyLimit
 from .queue import QueueSignal
-from .routes import experiments, meta, metrics, runs, worker
+from .auth.ratelimit import RateLimiter
+from .routes import admin, experiments, meta, metrics, runs, worker
 from .settings import Settings, get_settings
 
 log = logging.getLogger("optrack")
@@ -29,12 +30,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.writer, app.state.reader = session_makers(engine)
     app.state.queue_signal = QueueSignal()  # wakes long-polling lease calls
+    app.state.login_limiter = RateLimiter(settings.auth_rate_per_minute)
+    app.state.token_limiter = RateLimiter(settings.auth_rate_per_minute)
     install_handlers(app)
-    for module in (experiments, runs, metrics, worker, meta):
+    for module in (experiments, runs, metrics, worker, admin, meta):
         app.include_router(module.router)
     dashboard.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, overrides=(
-        ("PUT", r"/api/v1/worker/runs/[^/]+/checkpoint", settings.max_checkpoint_bytes),))
+        ("PUT", r"/api/v1/worker/runs/[^/]+/checkpoint", settings.max_checkpoint_bytes),
+        ("POST", r"/login|/logout", 4096)))
     return app
 
 

@@ -1,6 +1,8 @@
 """Domain errors and the one place that turns them into HTTP responses.
 
     OptrackError             base; every failure a client can cause
+    ├── Unauthenticated      401  no credentials, or ones that are unknown, revoked or expired
+    ├── Forbidden            403  valid credentials without the scope, role or CSRF token
     ├── NotFound             404  an id that does not exist (or is not visible)
     ├── Conflict             409  the object is in a state that forbids the action
     ├── InvalidInput         422  a value broke a rule; ``details`` name each field
@@ -27,11 +29,25 @@ class OptrackError(Exception):
 
     status = 400
     code = "bad_request"
+    headers: dict[str, str] | None = None
 
     def __init__(self, message: str, details: list[dict[str, Any]] | None = None):
         super().__init__(message)
         self.message = message
         self.details = details or []
+
+
+class Unauthenticated(OptrackError):
+    """No valid credentials: a missing, unknown, revoked or expired token."""
+
+    status, code = 401, "unauthenticated"
+    headers = {"www-authenticate": "Bearer"}
+
+
+class Forbidden(OptrackError):
+    """The caller is known but may not do this (scope, role or CSRF)."""
+
+    status, code = 403, "forbidden"
 
 
 class NotFound(OptrackError):
@@ -62,6 +78,14 @@ class TooLarge(OptrackError):
     status, code = 413, "too_large"
 
 
+class RateLimited(OptrackError):
+    status, code = 429, "rate_limited"
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.headers = {"retry-after": str(retry_after)}
+
+
 def error_body(code: str, message: str, details: list | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or []}}
 
@@ -71,7 +95,8 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OptrackError)
     async def _domain(_request: Request, exc: OptrackError):
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status)
+        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status,
+                            headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError):
@@ -82,7 +107,8 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException):
-        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+        code = {401: "unauthenticated", 403: "forbidden", 404: "not_found",
+                405: "method_not_allowed", 413: "too_large", 429: "rate_limited"}.get(
             exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))

@@ -90,6 +90,7 @@ class Experiment(Base):
     request: Mapped[dict[str, Any]] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow,
                                                  index=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # soft delete
 
     project: Mapped[Project] = relationship()
     tag_rows: Mapped[list["ExperimentTag"]] = relationship(cascade="all, delete-orphan",
@@ -138,6 +139,9 @@ class Run(Base):
     checkpoint_step: Mapped[int | None] = mapped_column(BigInteger)
     # optimizer steps the run will take, known when an experiment is expanded (NULL: external)
     total_steps: Mapped[int | None] = mapped_column(BigInteger)
+    # the worker token whose lease this is: only it may touch the run while it runs
+    lease_token_id: Mapped[str | None] = mapped_column(String(32))
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # its experiment's
 
     tags: Mapped[list["RunTag"]] = relationship(cascade="all, delete-orphan",
                                                 order_by="RunTag.tag", lazy="selectin")
@@ -215,3 +219,72 @@ class MetricRollup(Base):
     min_value: Mapped[float | None] = mapped_column(Float)
     max_step: Mapped[int] = mapped_column(BigInteger)
     max_value: Mapped[float | None] = mapped_column(Float)
+
+
+# -- teams and security ----------------------------------------------------------------------
+
+ROLES = ("viewer", "member", "admin")  # each includes the ones before it
+SCOPES = ("read", "write", "worker", "admin")
+TOKEN_KINDS = ("api", "session", "login")  # API token · browser session · one-time login code
+
+
+class User(Base):
+    """A person (or a service account). ``superuser``: every project, as admin."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    superuser: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    __table_args__ = (CheckConstraint(f"role IN {ROLES!r}", name="role"),)
+
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ApiToken(Base):
+    """A credential. Only its SHA-256 is stored (tokens are 256 random bits: a fast hash is
+    enough and lets every request find its token by index); ``prefix`` is for display."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (CheckConstraint(f"kind IN {TOKEN_KINDS!r}", name="kind"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="api")
+    name: Mapped[str] = mapped_column(String(200), default="")
+    prefix: Mapped[str] = mapped_column(String(16))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSONType)
+    # project ids the token is limited to (None: every project of its user)
+    projects: Mapped[list[str] | None] = mapped_column(JSONType)
+    csrf: Mapped[str | None] = mapped_column(String(64))  # browser sessions: the CSRF token
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AuditEntry(Base):
+    """Who did what, to what, when: creations, cancellations, deletions, grants."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_project_id_at", "project_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(100))  # a user's name, or "cli"
+    token_id: Mapped[str | None] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(64))  # experiment.create, token.revoke, …
+    project_id: Mapped[str | None] = mapped_column(String(32))
+    target: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

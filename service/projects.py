@@ -1,4 +1,4 @@
-"""Projects: looked up by name; created on first write."""
+"""Projects: looked up by name; a superuser's first write to a new name creates it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from . import audit
+from .errors import NotFound
 from .models import Project, new_id
 
 
@@ -24,3 +26,16 @@ def project_id(session: Session, name: str, create: bool = False) -> str | None:
 def project_names(session: Session, ids: set[str]) -> dict[str, str]:
     rows = session.execute(select(Project.id, Project.name).where(Project.id.in_(ids)))
     return dict(rows.all())
+
+
+def writable_project(session: Session, user, name: str) -> str:
+    """The id of project ``name`` where ``user`` may submit (member or admin); 404 when they
+    cannot see it. A superuser's first write to a new project name creates it."""
+    pid = project_id(session, name)
+    if pid is None and user.superuser and user.token_projects is None:
+        pid = project_id(session, name, create=True)
+        audit.record(session, user, "project.create", pid, name)
+    if pid is None:
+        raise NotFound(f"project {name!r} not found")
+    user.check(pid, "member", f"project {name!r}")
+    return pid

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from .errors import Conflict
+from .errors import Conflict, NotFound
 from .models import Run, RunAttempt, RunStatus, utcnow
 from .settings import Settings
 
@@ -66,19 +66,21 @@ class LeaseLost(Conflict):
     """This attempt no longer holds the run's lease: the worker must drop the run."""
 
 
-def lease_next(session: Session, worker_id: str, settings: Settings) -> Run | None:
-    """Claim the next runnable queued run for ``worker_id``; None if there is none."""
+def lease_next(session: Session, worker_id: str, settings: Settings, worker) -> Run | None:
+    """Claim for ``worker_id`` the next runnable queued run of the projects where the worker
+    token (``worker``, a Principal) may write; None if there is none."""
     now = utcnow()
     rescue_expired(session, settings, now)
     candidate = (select(Run.id)
                  .where(Run.status == RunStatus.queued.value, Run.external.is_(False),
-                        (Run.not_before.is_(None)) | (Run.not_before <= now))
+                        (Run.not_before.is_(None)) | (Run.not_before <= now),
+                        Run.deleted_at.is_(None), worker.where(Run.project_id, "member"))
                  .order_by(Run.priority.desc(), Run.created_at, Run.id)
                  .limit(1).with_for_update(skip_locked=True).scalar_subquery())
     run_id = session.scalar(
         update(Run).where(Run.id == candidate, Run.status == RunStatus.queued.value)
         .values(status=RunStatus.running.value, attempt=Run.attempt + 1, worker_id=worker_id,
-                lease_expires_at=now + timedelta(seconds=settings.lease_seconds),
+                lease_token_id=worker.token_id, lease_expires_at=now + timedelta(seconds=settings.lease_seconds),
                 started_at=func.coalesce(Run.started_at, now), not_before=None)
         .returning(Run.id))  # queued -> running
     if run_id is None:
@@ -102,9 +104,15 @@ def rescue_expired(session: Session, settings: Settings, now: datetime | None = 
     return len(expired)
 
 
-def holding(session: Session, run_id: str, attempt: int, allow_cancelled: bool = False) -> Run:
-    """The run, locked, if ``attempt`` still holds its lease; LeaseLost otherwise."""
+def holding(session: Session, run_id: str, attempt: int, worker,
+            allow_cancelled: bool = False) -> Run:
+    """The run, locked, if ``attempt`` of this worker token still holds its lease; LeaseLost
+    otherwise, or NotFound when the run is in a project the token cannot see."""
     run = session.scalar(select(Run).where(Run.id == run_id).with_for_update())
+    if run is not None and worker.role(run.project_id) is None:
+        raise NotFound(f"run {run_id!r} not found")
+    if run is not None and run.lease_token_id != worker.token_id:
+        raise LeaseLost(f"run {run_id!r} is not leased with this token")
     statuses = {RunStatus.running.value} | ({RunStatus.cancelled.value} if allow_cancelled
                                             else set())
     if run is None or run.external or run.attempt != attempt or run.status not in statuses:
@@ -113,9 +121,9 @@ def holding(session: Session, run_id: str, attempt: int, allow_cancelled: bool =
     return run
 
 
-def heartbeat(session: Session, run_id: str, attempt: int, settings: Settings) -> bool:
+def heartbeat(session: Session, run_id: str, attempt: int, settings: Settings, worker) -> bool:
     """Extend the lease; True when the run was cancelled (the worker should stop)."""
-    run = holding(session, run_id, attempt, allow_cancelled=True)
+    run = holding(session, run_id, attempt, worker, allow_cancelled=True)
     if run.status == RunStatus.cancelled.value:
         end_attempt(session, run, "cancelled", None, utcnow())
         return True
@@ -124,10 +132,10 @@ def heartbeat(session: Session, run_id: str, attempt: int, settings: Settings) -
 
 
 def finish(session: Session, run_id: str, attempt: int, status: str, settings: Settings,
-           summary: dict | None = None, error: str | None = None) -> Run:
+           worker, summary: dict | None = None, error: str | None = None) -> Run:
     """The worker's verdict: succeeded or diverged end the run; failed retries it (with
     backoff) while attempts are left."""
-    run = holding(session, run_id, attempt)
+    run = holding(session, run_id, attempt, worker)
     now = utcnow()
     end_attempt(session, run, status, error, now)
     run.summary, run.error = summary, error
@@ -139,10 +147,10 @@ def finish(session: Session, run_id: str, attempt: int, status: str, settings: S
     return run
 
 
-def release(session: Session, run_id: str, attempt: int) -> Run:
+def release(session: Session, run_id: str, attempt: int, worker) -> Run:
     """A worker shutting down hands the run back at once (running -> queued); it keeps its
     checkpoint and does not use up an attempt."""
-    run = holding(session, run_id, attempt)
+    run = holding(session, run_id, attempt, worker)
     end_attempt(session, run, "released", None, utcnow())
     run.status, run.worker_id, run.lease_expires_at = RunStatus.queued.value, None, None
     return run

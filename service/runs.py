@@ -7,27 +7,35 @@ from typing import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import metrics_store, queue
+from . import audit, metrics_store, queue
+from .auth import Principal
 from .errors import Conflict, NotFound
 from .models import Run, RunAttempt, RunStatus, RunTag, utcnow
-from .projects import project_id, project_names
+from .projects import project_names, writable_project
 from .schemas import AttemptOut, RunCreate, RunFinish, RunOut, RunPatch, encode_value
 
 
-def get_run(session: Session, run_id: str, for_update: bool = False) -> Run:
-    stmt = select(Run).where(Run.id == run_id)
+def get_run(session: Session, user: Principal, run_id: str, min_role: str = "viewer",
+            for_update: bool = False) -> Run:
+    """The run if ``user`` may see it (404 otherwise, exactly as for a run that does not
+    exist; runs of deleted experiments do not exist) and has ``min_role`` in its project."""
+    stmt = select(Run).where(Run.id == run_id, Run.deleted_at.is_(None))
     if for_update:
         stmt = stmt.with_for_update()
     run = session.scalar(stmt)
+    what = f"run {run_id!r}"
     if run is None:
-        raise NotFound(f"run {run_id!r} not found")
+        raise NotFound(f"{what} not found")
+    user.check(run.project_id, "viewer", what)
+    if min_role != "viewer":
+        user.check(run.project_id, min_role, what)
     return run
 
 
-def create_external(session: Session, body: RunCreate) -> Run:
+def create_external(session: Session, user: Principal, body: RunCreate) -> Run:
     """A run trained elsewhere: it starts ``running`` and is never queued."""
     now = utcnow()
-    run = Run(project_id=project_id(session, body.project, create=True), name=body.name,
+    run = Run(project_id=writable_project(session, user, body.project), name=body.name,
               status=RunStatus.running.value, external=True, config=body.config,
               notes=body.notes, created_at=now, started_at=now,
               tags=[RunTag(tag=t) for t in sorted(set(body.tags))])
@@ -35,10 +43,10 @@ def create_external(session: Session, body: RunCreate) -> Run:
     return run
 
 
-def cancel(session: Session, run_id: str) -> Run:
+def cancel(session: Session, user: Principal, run_id: str) -> Run:
     """queued → cancelled at once; running → cancelled (its worker stops at its next
     heartbeat); a finished run cannot be cancelled (409)."""
-    run = get_run(session, run_id, for_update=True)
+    run = get_run(session, user, run_id, "member", for_update=True)
     if RunStatus(run.status).finished:
         raise Conflict(f"run {run_id!r} already ended as {run.status}")
     now = utcnow()
@@ -46,12 +54,13 @@ def cancel(session: Session, run_id: str) -> Run:
         queue.end_attempt(session, run, "cancelled", None, now)
     run.status = RunStatus.cancelled.value  # queued|running -> cancelled
     run.finished_at, run.worker_id, run.lease_expires_at = now, None, None
+    audit.record(session, user, "run.cancel", run.project_id, run.id)
     return run
 
 
-def finish(session: Session, run_id: str, body: RunFinish) -> Run:
+def finish(session: Session, user: Principal, run_id: str, body: RunFinish) -> Run:
     """Finish an external run (running → succeeded | failed | diverged)."""
-    run = get_run(session, run_id, for_update=True)
+    run = get_run(session, user, run_id, "member", for_update=True)
     if not run.external:
         raise Conflict(f"run {run_id!r} is run by optrack's workers; only external runs are "
                        f"finished over this route")
@@ -64,8 +73,8 @@ def finish(session: Session, run_id: str, body: RunFinish) -> Run:
     return run
 
 
-def patch(session: Session, run_id: str, body: RunPatch) -> Run:
-    run = get_run(session, run_id, for_update=True)
+def patch(session: Session, user: Principal, run_id: str, body: RunPatch) -> Run:
+    run = get_run(session, user, run_id, "member", for_update=True)
     if body.tags is not None:
         run.tags = [RunTag(tag=t) for t in sorted(set(body.tags))]
     if body.notes is not None:
@@ -75,10 +84,9 @@ def patch(session: Session, run_id: str, body: RunPatch) -> Run:
     return run
 
 
-def attempts(session: Session, run_id: str) -> list[AttemptOut]:
+def attempts(session: Session, user: Principal, run_id: str) -> list[AttemptOut]:
     """The run's attempts (leases by workers), oldest first; NotFound for an unknown run."""
-    if session.scalar(select(Run.id).where(Run.id == run_id)) is None:
-        raise NotFound(f"run {run_id!r} not found")
+    get_run(session, user, run_id)
     rows = session.scalars(select(RunAttempt).where(RunAttempt.run_id == run_id)
                            .order_by(RunAttempt.attempt))
     return [AttemptOut(attempt=a.attempt, worker_id=a.worker_id, started_at=a.started_at,

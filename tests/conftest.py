@@ -81,3 +81,22 @@ def engine(db_url):
     Base.metadata.create_all(eng)
     yield eng
     eng.dispose()
+
+
+def superuser_token(db_url: str, scopes: tuple[str, ...] = ("read", "write", "admin")) -> str:
+    """A new superuser with a token of ``scopes`` on a migrated database (for tests that
+    start the server as a process: every route but health needs a token)."""
+    from sqlalchemy.orm import Session
+
+    from service.auth import admin
+    from service.db import make_engine
+
+    engine = make_engine(db_url)
+    try:
+        with Session(engine) as session:
+            user = admin.add_user(session, "cli", f"su-{uuid.uuid4().hex[:8]}", superuser=True)
+            _, secret = admin.create_token(session, "cli", user, "tests", list(scopes))
+            session.commit()
+    finally:
+        engine.dispose()
+    return secret

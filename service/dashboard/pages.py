@@ -6,64 +6,88 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from urllib.parse import quote
+
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from .. import lifecycle, runs
+from ..auth import Principal
+from ..auth.principal import identify
 from ..deps import ReadSession
-from ..models import Experiment, Run
-from . import assets
+from ..errors import NotFound, Unauthenticated
+from . import assets, session
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals["asset"] = assets.url
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 
 
-def _page(request: Request, template: str, status_code: int = 200, **context) -> HTMLResponse:
-    return templates.TemplateResponse(request, template, context, status_code=status_code)
+def _viewer(request: Request, db) -> Principal | None:
+    """The signed-in user (session cookie or bearer token), or None."""
+    try:
+        return identify(request, db)
+    except Unauthenticated:
+        return None
 
 
-def _missing(request: Request, what: str) -> HTMLResponse:
-    return _page(request, "missing.html", status_code=404, what=what)
+def _to_login(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
 
 
-@router.get("/")
-def experiments_page(request: Request) -> HTMLResponse:
-    return _page(request, "experiments.html", title="Experiments")
+def _page(request: Request, template: str, user: Principal, status_code: int = 200,
+          **context) -> HTMLResponse:
+    return templates.TemplateResponse(request, template, {"user": user, **context},
+                                      status_code=status_code)
+
+
+def _simple(template: str, title: str):
+    def page(request: Request, db: ReadSession) -> Response:
+        user = _viewer(request, db)
+        if user is None:
+            return _to_login(request)
+        return _page(request, template, user, title=title)
+    return page
+
+
+for _path, _template, _title in (("/", "experiments.html", "Experiments"),
+                                 ("/compare", "compare.html", "Compare runs"),
+                                 ("/trajectories", "trajectories.html", "Optimizer trajectories"),
+                                 ("/new", "new.html", "New experiment")):
+    router.add_api_route(_path, _simple(_template, _title), methods=["GET"])
 
 
 @router.get("/experiments/{experiment_id}")
-def experiment_page(experiment_id: str, request: Request, session: ReadSession) -> HTMLResponse:
-    experiment = session.get(Experiment, experiment_id)
-    if experiment is None:
-        return _missing(request, "experiment")
-    return _page(request, "experiment.html", title=experiment.name, experiment=experiment)
+def experiment_page(experiment_id: str, request: Request, db: ReadSession) -> Response:
+    user = _viewer(request, db)
+    if user is None:
+        return _to_login(request)
+    try:  # another project's experiment is as missing as one that never existed
+        experiment = lifecycle.get_experiment(db, user, experiment_id)
+    except NotFound:
+        return _page(request, "missing.html", user, status_code=404, what="experiment",
+                     title="Not found")
+    return _page(request, "experiment.html", user, title=experiment.name, experiment=experiment)
 
 
 @router.get("/runs/{run_id}")
-def run_page(run_id: str, request: Request, session: ReadSession) -> HTMLResponse:
-    run = session.get(Run, run_id)
-    if run is None:
-        return _missing(request, "run")
-    return _page(request, "run.html", title=run.name, run=run)
-
-
-@router.get("/compare")
-def compare_page(request: Request) -> HTMLResponse:
-    return _page(request, "compare.html", title="Compare runs")
-
-
-@router.get("/trajectories")
-def trajectories_page(request: Request) -> HTMLResponse:
-    return _page(request, "trajectories.html", title="Optimizer trajectories")
-
-
-@router.get("/new")
-def new_experiment_page(request: Request) -> HTMLResponse:
-    return _page(request, "new.html", title="New experiment")
+def run_page(run_id: str, request: Request, db: ReadSession) -> Response:
+    user = _viewer(request, db)
+    if user is None:
+        return _to_login(request)
+    try:
+        run = runs.get_run(db, user, run_id)
+    except NotFound:
+        return _page(request, "missing.html", user, status_code=404, what="run",
+                     title="Not found")
+    return _page(request, "run.html", user, title=run.name, run=run)
 
 
 def install(app: FastAPI) -> None:
-    """Serve the dashboard from ``app``: pages at ``/``, assets at ``/static``."""
+    """Serve the dashboard from ``app``: pages at ``/``, sign-in at ``/login``, assets at
+    ``/static``."""
     assets.mount(app)
+    app.include_router(session.router)
     app.include_router(router)

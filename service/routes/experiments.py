@@ -10,28 +10,30 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import func, select, tuple_
 
-from .. import export, metrics_store
+from .. import audit, export, lifecycle, metrics_store
+from ..auth import CurrentUser, scope
 from ..deps import ReadSession, SettingsDep, WriteSession
-from ..errors import InvalidInput, NotFound
+from ..errors import InvalidInput
 from ..expansion import expand
-from ..models import Experiment, ExperimentTag, Run, RunTag, utcnow
-from ..projects import project_id, project_names
+from ..models import Experiment, ExperimentTag, Project, Run, RunTag, utcnow
+from ..projects import project_names, writable_project
 from ..schemas import ExperimentCreate, ExperimentDetail, ExperimentOut, ExperimentPage
 from ..summary import summarise
 
-router = APIRouter(prefix="/api/v1/experiments", tags=["experiments"])
+router = APIRouter(prefix="/api/v1/experiments", tags=["experiments"], dependencies=[scope()])
 
 
 @router.post("", status_code=201, response_model=ExperimentOut)
 def create_experiment(body: ExperimentCreate, request: Request, session: WriteSession,
-                      settings: SettingsDep) -> ExperimentOut:
+                      settings: SettingsDep, user: CurrentUser) -> ExperimentOut:
     """Expand the request into runs (grid × random trials), validate every run, store the
-    experiment and its runs as ``queued`` — all or nothing."""
+    experiment and its runs as ``queued`` — all or nothing. Needs the member role in the
+    project."""
     spec = body.model_dump(exclude={"name", "project", "tags"}, exclude_none=True)
+    pid = writable_project(session, user, body.project)
     runs = expand(spec, settings.max_runs_per_experiment)
     tags = sorted(set(body.tags))
     now = utcnow()
-    pid = project_id(session, body.project, create=True)
     experiment = Experiment(project_id=pid, name=body.name, tags=tags, request=spec,
                             created_at=now, tag_rows=[ExperimentTag(tag=t) for t in tags])
     session.add(experiment)
@@ -43,6 +45,7 @@ def create_experiment(body: ExperimentCreate, request: Request, session: WriteSe
                 tags=[RunTag(tag=t) for t in tags])
             for i, r in enumerate(runs, start=1)]
     session.add_all(rows)
+    audit.record(session, user, "experiment.create", pid, experiment.id, runs=len(rows))
     session.commit()
     request.app.state.queue_signal.notify()  # wake workers waiting for a lease
     return ExperimentOut(id=experiment.id, name=experiment.name, project=body.project,
@@ -51,18 +54,23 @@ def create_experiment(body: ExperimentCreate, request: Request, session: WriteSe
 
 
 @router.get("", response_model=ExperimentPage)
-def list_experiments(session: ReadSession, settings: SettingsDep,
+def list_experiments(session: ReadSession, settings: SettingsDep, user: CurrentUser,
                      project: str | None = Query(None, max_length=100),
                      tag: str | None = Query(None, max_length=100),
                      q: str | None = Query(None, max_length=200, description="name contains"),
                      limit: int = Query(50, ge=1),
-                     page_token: str | None = Query(None, max_length=200)) -> ExperimentPage:
+                     page_token: str | None = Query(None, max_length=200),
+                     deleted: bool = Query(False, description="the soft-deleted ones instead "
+                                                              "(projects you administer)")
+                     ) -> ExperimentPage:
     """Experiments, newest first, with run counts per status."""
     if limit > settings.max_page_size:
         raise InvalidInput.field("limit", f"must be <= {settings.max_page_size}")
-    stmt = select(Experiment)
+    stmt = select(Experiment).where(
+        user.where(Experiment.project_id, "admin" if deleted else "viewer"),
+        Experiment.deleted_at.is_not(None) if deleted else Experiment.deleted_at.is_(None))
     if project is not None:
-        stmt = stmt.where(Experiment.project_id == project_id(session, project))
+        stmt = stmt.join(Project).where(Project.name == project)
     if tag is not None:
         stmt = stmt.where(select(ExperimentTag).where(ExperimentTag.experiment_id == Experiment.id,
                                                       ExperimentTag.tag == tag).exists())
@@ -79,9 +87,10 @@ def list_experiments(session: ReadSession, settings: SettingsDep,
 
 
 @router.get("/{experiment_id}", response_model=ExperimentDetail)
-def get_experiment(experiment_id: str, session: ReadSession) -> ExperimentDetail:
+def get_experiment(experiment_id: str, session: ReadSession,
+                   user: CurrentUser) -> ExperimentDetail:
     """The experiment with run counts per status and its summary table."""
-    experiment = _get(session, experiment_id)
+    experiment = lifecycle.get_experiment(session, user, experiment_id)
     runs = session.scalars(select(Run).where(Run.experiment_id == experiment_id)
                            .order_by(Run.name)).all()
     latest = metrics_store.latest_values(session, [r.id for r in runs])
@@ -92,9 +101,10 @@ def get_experiment(experiment_id: str, session: ReadSession) -> ExperimentDetail
 
 @router.get("/{experiment_id}/export")
 def export_experiment(experiment_id: str, request: Request, session: ReadSession,
+                      user: CurrentUser,
                       format: str = Query("csv", pattern="^(csv|json)$")) -> StreamingResponse:
     """One row per run: flattened config columns and final metrics, streamed."""
-    _get(session, experiment_id)
+    lifecycle.get_experiment(session, user, experiment_id)
     writer = export.export_csv if format == "csv" else export.export_json
 
     def body():
@@ -106,11 +116,31 @@ def export_experiment(experiment_id: str, request: Request, session: ReadSession
         "content-disposition": f'attachment; filename="experiment-{experiment_id}.{format}"'})
 
 
-def _get(session, experiment_id: str) -> Experiment:
-    experiment = session.get(Experiment, experiment_id)
-    if experiment is None:
-        raise NotFound(f"experiment {experiment_id!r} not found")
-    return experiment
+@router.delete("/{experiment_id}", response_model=ExperimentOut)
+def delete_experiment(experiment_id: str, request: Request, session: WriteSession,
+                      user: CurrentUser) -> ExperimentOut:
+    """Soft delete (project admins): the experiment and its runs disappear from every view,
+    its queued and running runs are cancelled; ``restore`` brings it back."""
+    experiment = lifecycle.soft_delete(session, user, experiment_id)
+    session.commit()
+    return _views(session, [experiment])[0]
+
+
+@router.post("/{experiment_id}/restore", response_model=ExperimentOut)
+def restore_experiment(experiment_id: str, session: WriteSession,
+                       user: CurrentUser) -> ExperimentOut:
+    """Undo a soft delete (project admins)."""
+    experiment = lifecycle.restore(session, user, experiment_id)
+    session.commit()
+    return _views(session, [experiment])[0]
+
+
+@router.post("/{experiment_id}/purge", status_code=204)
+def purge_experiment(experiment_id: str, session: WriteSession, user: CurrentUser) -> None:
+    """Remove a soft-deleted experiment for good, with its runs and metrics (project admins;
+    409 unless it was deleted first)."""
+    lifecycle.purge(session, user, experiment_id)
+    session.commit()
 
 
 def _views(session, experiments: list[Experiment]) -> list[ExperimentOut]:

@@ -1,4 +1,4 @@
-"""Catalog and health."""
+"""Catalog and function surfaces (authenticated); health and readiness (public)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy import text
 import optim_core
 from optim_core import functions
 
+from ..auth import scope
 from ..errors import NotFound, error_body
 from ..migrate import at_head
 from ..schemas import SurfaceOut
@@ -17,13 +18,14 @@ from ..schemas import SurfaceOut
 router = APIRouter(tags=["meta"])
 
 
-@router.get("/api/v1/catalog")
+@router.get("/api/v1/catalog", dependencies=[scope("read")])
 def catalog() -> dict:
     """Every optimizer, schedule, model and dataset with defaults, bounds and meanings."""
     return optim_core.catalog()
 
 
-@router.get("/api/v1/functions/{name}/surface", response_model=SurfaceOut)
+@router.get("/api/v1/functions/{name}/surface", response_model=SurfaceOut,
+            dependencies=[scope("read")])
 def function_surface(name: str, points: int = Query(80, ge=10, le=400,
                                                     description="grid points per axis")
                      ) -> SurfaceOut:

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from .. import metrics_store, rollups
+from ..auth import CurrentUser, scope
 from ..deps import ReadSession, SettingsDep, WriteSession
 from ..errors import Conflict, InvalidInput, NotFound
 from ..models import Run, RunStatus
@@ -14,15 +15,15 @@ from ..runs import get_run
 from ..schemas import (HistoryOut, MetricBatch, MetricBatchResult, MetricKey, MetricsQuery,
                        Series, encode_value)
 
-router = APIRouter(prefix="/api/v1", tags=["metrics"])
+router = APIRouter(prefix="/api/v1", tags=["metrics"], dependencies=[scope()])
 
 
 @router.post("/runs/{run_id}/metrics", response_model=MetricBatchResult)
 def log_metrics(run_id: str, body: MetricBatch, session: WriteSession,
-                settings: SettingsDep) -> MetricBatchResult:
+                settings: SettingsDep, user: CurrentUser) -> MetricBatchResult:
     """Log up to 10,000 points; points already stored (same key and step) are ignored, so a
     retried batch is harmless. Values may be "NaN", "Infinity" or "-Infinity"."""
-    run = get_run(session, run_id)
+    run = get_run(session, user, run_id, "member")
     if run.status != RunStatus.running.value:
         raise Conflict(f"run {run_id!r} is {run.status}; metrics are logged to running runs")
     inserted = metrics_store.ingest(session, run_id, body.metrics, settings.max_metric_batch)
@@ -31,20 +32,22 @@ def log_metrics(run_id: str, body: MetricBatch, session: WriteSession,
 
 
 @router.get("/runs/{run_id}/metrics", response_model=HistoryOut)
-def run_history(run_id: str, session: ReadSession, settings: SettingsDep,
+def run_history(run_id: str, session: ReadSession, settings: SettingsDep, user: CurrentUser,
                 keys: list[MetricKey] | None = Query(None, max_length=50),
                 max_points: int | None = Query(None, ge=10)) -> HistoryOut:
     """One run's series, downsampled in SQL to ``max_points`` each (default 1,000)."""
-    get_run(session, run_id)
+    get_run(session, user, run_id)
     if not keys:
         keys = sorted(metrics_store.latest_values(session, [run_id])[run_id])
     return HistoryOut(series=_series(session, settings, [run_id], keys, max_points))
 
 
 @router.post("/metrics/query", response_model=HistoryOut)
-def query_metrics(body: MetricsQuery, session: ReadSession, settings: SettingsDep) -> HistoryOut:
+def query_metrics(body: MetricsQuery, session: ReadSession, settings: SettingsDep,
+                  user: CurrentUser) -> HistoryOut:
     """Many runs × keys at once, for compare charts."""
-    found = set(session.scalars(select(Run.id).where(Run.id.in_(body.run_ids))))
+    found = set(session.scalars(select(Run.id).where(
+        Run.id.in_(body.run_ids), user.where(Run.project_id), Run.deleted_at.is_(None))))
     missing = [r for r in body.run_ids if r not in found]
     if missing:
         raise NotFound(f"run {missing[0]!r} not found")

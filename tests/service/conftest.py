@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, func, select, text, update
 
 from service.app import create_app
+from service.models import SCOPES as ALL_SCOPES
 from service.models import Experiment, LatestMetric, Metric, Project, Run, RunTag
 from service.settings import Settings
 
@@ -53,9 +54,23 @@ def set_status(app, run_ids: list[str], status: str) -> None:
 
 
 def _start(settings: Settings) -> TestClient:
+    """The app over ``settings``' database, and a client that signs its requests with a token
+    of a superuser with every scope; tests of authentication itself replace or drop it."""
     client = TestClient(create_app(settings))
     client.__enter__()
+    client.headers.update(superuser_headers(client.app, ALL_SCOPES))
     return client
+
+
+def superuser_headers(app, scopes=("read", "write", "admin")) -> dict[str, str]:
+    """Authorization headers of a new superuser's token on ``app``'s database."""
+    from service.auth import admin
+
+    with app.state.writer() as session:
+        user = admin.add_user(session, "cli", f"su-{uuid.uuid4().hex[:8]}", superuser=True)
+        _, secret = admin.create_token(session, "cli", user, "tests", list(scopes))
+        session.commit()
+    return {"authorization": f"Bearer {secret}"}
 
 
 def _stop(client: TestClient) -> None:

@@ -27,7 +27,7 @@ def test_concurrent_writers_store_every_point_exactly_once(client):
 
     def writer(t: int) -> dict:
         results = {"statuses": [], "errors": [], "common_inserted": 0}
-        with TestClient(app) as http:
+        with TestClient(app, headers=client.headers) as http:
             start.wait()
             for b in range(BATCHES):
                 steps = range(b * POINTS, (b + 1) * POINTS)
@@ -84,7 +84,7 @@ def test_concurrent_experiment_submissions_and_run_creation(client):
     start = threading.Barrier(6)
 
     def submit(i: int) -> list[int]:
-        with TestClient(app) as http:
+        with TestClient(app, headers=client.headers) as http:
             start.wait()
             statuses = []
             for j in range(3):

@@ -18,7 +18,7 @@ from service.db import make_engine
 from service.models import Base
 from service.settings import Settings
 
-from .conftest import assert_error
+from .conftest import assert_error, superuser_headers
 
 
 def schema_diff(engine) -> list:
@@ -98,7 +98,7 @@ def test_data_survives_upgrade_from_the_first_revision(db_url, tmp_path):
         engine.dispose()
     app = create_app(Settings(data_dir=tmp_path, database_url=db_url))  # migrates to head
     try:
-        with TestClient(app) as client:
+        with TestClient(app, headers=superuser_headers(app)) as client:
             run = client.get("/api/v1/runs/r1").json()
             assert (run["name"], run["config"], run["status"]) == ("old run", {"a": 1}, "running")
             assert (run["total_steps"], run["step"]) == (None, None)  # 0004: a new, NULL column

@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ..conftest import superuser_token
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -82,7 +84,9 @@ def server(tmp_path):
 
 def test_serve_answers_over_http_on_loopback_only_and_stops_on_sigterm(server):
     url, port, process, tmp_path = server
-    with httpx.Client(base_url=url, timeout=30) as http:
+    token = superuser_token(f"sqlite:///{tmp_path / 'data' / 'optrack.db'}")
+    with httpx.Client(base_url=url, timeout=30,
+                      headers={"authorization": f"Bearer {token}"}) as http:
         assert http.get("/healthz").json() == {"status": "ok"}
         ready = http.get("/readyz")
         assert (ready.status_code, ready.json()) == (200, {"status": "ready"})

@@ -12,9 +12,16 @@ const OT = (() => {
     }
   }
 
-  // JSON API call; throws ApiError with the server's {error: {code, message, details}}
+  function cookie(name) {
+    const found = document.cookie.split("; ").find((c) => c.startsWith(`${name}=`));
+    return found ? decodeURIComponent(found.slice(name.length + 1)) : "";
+  }
+
+  // JSON API call with the session's CSRF token; throws ApiError with the server's
+  // {error: {code, message, details}}; a lost session goes back to the sign-in page
   async function api(path, options = {}) {
-    const init = { credentials: "same-origin", headers: { accept: "application/json" }, ...options };
+    const headers = { accept: "application/json", "x-csrf-token": cookie("optrack_csrf") };
+    const init = { credentials: "same-origin", ...options, headers: { ...headers, ...(options.headers || {}) } };
     if (options.json !== undefined) {
       init.method = init.method || "POST";
       init.headers = { ...init.headers, "content-type": "application/json" };
@@ -22,6 +29,9 @@ const OT = (() => {
       delete init.json;
     }
     const response = await fetch(path, init);
+    if (response.status === 401) {
+      location.href = `/login?next=${encodeURIComponent(location.pathname + location.search)}`;
+    }
     const text = await response.text();
     let body = null;
     try { body = text ? JSON.parse(text) : null; } catch (_) { body = null; }
@@ -171,7 +181,17 @@ const OT = (() => {
       : err.message) : "";
   }
 
-  document.addEventListener("DOMContentLoaded", () => selection.render());
+  async function logout() {
+    await fetch("/logout", { method: "POST", credentials: "same-origin",
+                             headers: { "x-csrf-token": cookie("optrack_csrf") } });
+    location.href = "/login";
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    selection.render();
+    const button = document.getElementById("logout");
+    if (button) button.addEventListener("click", logout);
+  });
   window.addEventListener("storage", () => selection.render());
 
   return { api, ApiError, allRuns, state, el, num, value, when, duration, flatten, ACTIVE,

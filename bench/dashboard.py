@@ -1,0 +1,719 @@
+"""Benchmark the dashboard in a real browser: a real server, 100 runs x 10,000 steps, Chromium.
+
+    python bench/dashboard.py [--cold 5] [--warm 5] [--switches 10] [--no-screenshots]
+
+1. Data — a real server on a temporary SQLite database; one experiment of 100 runs (spiral
+   dataset, MLP 100; sgd / momentum / adagrad / adam x 25 learning rates from 1e-4 to 1), each
+   leased over the worker API (POST /api/v1/worker/lease) by 4 client threads, given 10,000
+   steps of train_loss, val_loss and lr (noisy decaying curves from NumPy, one 10,000-point batch
+   per key) and finished: 3,000,000 points. A small point-model experiment (the book's sgd /
+   momentum / adagrad / adam on the anisotropic function, 30 steps) is trained by a real worker
+   (``python -m worker``) for the trajectories screenshot.
+2. API alone (httpx, median of 5 after a warm-up call) — what the experiment view asks for:
+   GET /api/v1/experiments/{id}, GET /api/v1/runs?experiment={id}&limit=1000, and
+   POST /api/v1/metrics/query for 100 runs x 1 key at max_points=400.
+3. Browser — Debian's Chromium (headless, through Playwright), viewport 1400x1000:
+   time to interactive of /experiments/{id}: from navigation start until the page sets
+   ``body[data-ready]`` (after its first full render, three plotly charts included), read with
+   performance.now() in the page by a MutationObserver installed before any page script runs;
+   the wall clock around page.goto + wait_for_selector is printed beside it. ``--cold`` loads in
+   fresh browser contexts (empty HTTP cache: plotly.min.js is downloaded and compiled each time),
+   after one unmeasured load that warms the server and the browser process; ``--warm`` loads in
+   one context after a first load (plotly.min.js from the memory cache). Target <= 1,500 ms.
+   Metric switch: choose another option of ``#metric-select``; the page fetches the new series
+   (POST /api/v1/metrics/query) and redraws its three charts. Measured in the page from the
+   change event until each of #curves, #lr-plot and #parcoords has emitted plotly_afterplot
+   with the new metric in its title; 2 switches on every cold page, ``--switches`` on the warm
+   one (each Plotly.react call's synchronous time is printed too). Target <= 500 ms. One
+   more cold and one more warm load, instrumented (resource timing, when plotly.min.js has
+   run, Plotly.react wrapped, long tasks), break the load time down; they are not counted.
+4. Screenshots for the README: the experiment view's charts (docs/img/experiment-view.png)
+   and the trajectories view (docs/img/trajectories.png).
+
+Chromium here renders WebGL (the parallel-coordinates chart) with SwiftShader, on the CPU.
+A benchmark, not a test: it prints figures and exits 0 (1 if the set-up itself fails).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# Run as ``python bench/dashboard.py``, Python puts bench/ first on sys.path: use the repository
+# root instead, so ``bench`` and ``service`` import from this checkout.
+_BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+if sys.path and os.path.abspath(sys.path[0] or os.curdir) == _BENCH_DIR:
+    sys.path[0] = os.path.dirname(_BENCH_DIR)
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import httpx  # noqa: E402
+import numpy as np  # noqa: E402
+
+from bench._format import fmt_bytes  # noqa: E402
+from bench._server import ROOT, Server  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+VIEWPORT = {"width": 1400, "height": 1000}
+OPTIMIZERS = ("sgd", "momentum", "adagrad", "adam")
+LRS = [float(f"{lr:.3g}") for lr in np.logspace(-4, 0, 25)]
+STEPS = 10_000  # per key and run; one batch each (the API's limit is 10,000 points)
+KEYS = ("train_loss", "val_loss", "lr")
+CLIENTS = 4
+MAX_POINTS = 400  # what the page asks for (Charts.MAX_POINTS in service/dashboard/static)
+REPEATS = 5
+COLD_SWITCHES = 2
+TIMEOUT_MS = 60_000
+
+TARGET_TTI_MS = 1500  # at most
+TARGET_SWITCH_MS = 500  # at most
+
+IMG_DIR = ROOT / "docs" / "img"
+SWEEP = {
+    "name": "dashboard bench", "project": "bench", "tags": ["bench"],
+    "dataset": {"name": "spiral"}, "model": {"kind": "mlp", "hidden": [100]},
+    "optimizer": [{"name": name, "lr": LRS} for name in OPTIMIZERS],
+    "training": {"steps": STEPS, "batch_size": 32, "seed": 0},
+}
+PATHS = {  # the book's figure: four optimizers from (-7, 2) on x^2/20 + y^2
+    "name": "paths", "project": "bench",
+    "model": {"kind": "point", "function": "anisotropic"},
+    "optimizer": [{"name": "sgd", "lr": 0.95, "convention": "book"},
+                  {"name": "momentum", "lr": 0.1, "convention": "book"},
+                  {"name": "adagrad", "lr": 1.5, "convention": "book"},
+                  {"name": "adam", "lr": 0.3, "convention": "book"}],
+    "training": {"steps": 30},
+}
+JSON = {"content-type": "application/json"}
+
+
+def say(msg: str = "") -> None:
+    print(msg, flush=True)
+
+
+# -- 1: data ----------------------------------------------------------------------------------
+
+def curves(name: str, lr: float, seed: int) -> dict[str, np.ndarray]:
+    """Plausible histories for a run: the loss falls fastest and lowest near the optimizer's
+    best learning rate, noisier above it; validation a little above training, creeping up late
+    for the best runs; the learning rate on a cosine schedule down to 1 %."""
+    rng = np.random.default_rng(seed)
+    best = {"sgd": -0.5, "momentum": -1.5, "adagrad": -1.0, "adam": -2.5}[name]
+    d = np.log10(lr) - best
+    steps = np.arange(STEPS, dtype=np.float64)
+    start, floor = 1.1, 0.04 + 0.09 * d * d
+    tau = min(3e4, 250.0 * 10 ** max(0.0, -d))
+    clean = floor + (start - floor) * np.exp(-steps / tau)
+    noise = 0.03 + 0.04 * max(0.0, d)
+    train = clean * np.exp(noise * rng.standard_normal(STEPS))
+    overfit = 0.06 * np.clip(steps / STEPS - 0.5, 0, None) / (1 + 10 * d * d)
+    val = (clean * 1.08 + 0.02 + overfit) * np.exp(0.3 * noise * rng.standard_normal(STEPS))
+    sched = lr * (0.01 + 0.99 * 0.5 * (1 + np.cos(np.pi * steps / STEPS)))
+    return {"train_loss": train, "val_loss": val, "lr": sched}
+
+
+def metric_bodies(config: dict, attempt: int, seed: int) -> list[bytes]:
+    """One pre-serialised worker batch per key (10,000 points each)."""
+    opt = config["optimizer"]
+    out = []
+    for key, values in curves(opt["name"], opt["lr"], seed).items():
+        if key != "lr":
+            values = np.round(values, 7)  # shorter JSON; losses are >= 0.01
+        points = ",".join(f'{{"key":"{key}","step":{s},"value":{v!r}}}'
+                          for s, v in enumerate(values.tolist()))
+        out.append(f'{{"attempt":{attempt},"metrics":[{points}]}}'.encode())
+    return out
+
+
+def credentials(server: Server, client: httpx.Client) -> str | None:
+    """None if the server lets anyone in; otherwise a new superuser's token with every scope,
+    made in the (already migrated) database as the tests make theirs."""
+    if client.get("/api/v1/experiments", params={"limit": 1}).status_code != 401:
+        return None
+    from sqlalchemy.orm import Session
+
+    from service.auth import admin
+    from service.db import make_engine
+    from service.models import SCOPES
+
+    engine = make_engine(server.database_url)
+    try:
+        with Session(engine) as session:
+            user = admin.add_user(session, "cli", "bench", superuser=True)
+            _, secret = admin.create_token(session, "cli", user, "bench/dashboard.py",
+                                           list(SCOPES))
+            session.commit()
+    finally:
+        engine.dispose()
+    return secret
+
+
+def submit(client: httpx.Client, body: dict) -> dict:
+    r = client.post("/api/v1/experiments", json=body)
+    if r.status_code != 201 and r.status_code != 200:
+        raise RuntimeError(f"POST /api/v1/experiments: HTTP {r.status_code} {r.text[:300]}")
+    return r.json()
+
+
+def experiment_runs(client: httpx.Client, experiment_id: str) -> list[dict]:
+    r = client.get("/api/v1/runs", params={"experiment": experiment_id, "limit": 1000})
+    r.raise_for_status()
+    return r.json()["runs"]
+
+
+def fill_sweep(url: str, client: httpx.Client) -> tuple[str, float, int]:
+    """Create the 100-run experiment and give every run its histories over the worker API;
+    return (experiment id, seconds, points stored)."""
+    t0 = time.perf_counter()
+    exp = submit(client, SWEEP)
+    configs = {run["id"]: run["config"] for run in experiment_runs(client, exp["id"])}
+    seeds = {run_id: i for i, run_id in enumerate(sorted(configs))}
+    errors: list[str] = []
+    stored = [0]
+    lock = threading.Lock()
+
+    def worker(n: int) -> None:
+        with httpx.Client(base_url=url, timeout=300.0, headers=client.headers) as c:
+            while not errors:
+                r = c.post("/api/v1/worker/lease", json={"worker_id": f"bench-{n}"})
+                if r.status_code == 204:
+                    return
+                if r.status_code != 200:
+                    errors.append(f"lease: HTTP {r.status_code} {r.text[:200]}")
+                    return
+                lease = r.json()
+                run_id, attempt = lease["run_id"], lease["attempt"]
+                if run_id not in configs:
+                    errors.append(f"leased {run_id}, not a run of the sweep")
+                    return
+                for body in metric_bodies(configs[run_id], attempt, seeds[run_id]):
+                    r = c.post(f"/api/v1/worker/runs/{run_id}/metrics", content=body,
+                               headers=JSON)
+                    if r.status_code != 200:
+                        errors.append(f"metrics: HTTP {r.status_code} {r.text[:200]}")
+                        return
+                    with lock:
+                        stored[0] += r.json()["inserted"]
+                r = c.post(f"/api/v1/worker/runs/{run_id}/finish",
+                           json={"attempt": attempt, "status": "succeeded"})
+                if r.status_code != 200:
+                    errors.append(f"finish: HTTP {r.status_code} {r.text[:200]}")
+                    return
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise RuntimeError(f"filling the sweep failed: {errors[0]}")
+    counts = client.get(f"/api/v1/experiments/{exp['id']}").json()["status_counts"]
+    if counts != {"succeeded": len(configs)}:
+        raise RuntimeError(f"the sweep's runs did not all succeed: {counts}")
+    return exp["id"], time.perf_counter() - t0, stored[0]
+
+
+def train_paths(url: str, client: httpx.Client, token: str | None,
+                log_dir: Path) -> tuple[str, float]:
+    """The book's four optimizers on the anisotropic function, trained by a real worker."""
+    t0 = time.perf_counter()
+    exp = submit(client, PATHS)
+    with open(log_dir / "worker.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "worker", "--server", url,
+                                 "--concurrency", "1"] + (["--token", token] if token else []),
+                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                counts = client.get(f"/api/v1/experiments/{exp['id']}").json()["status_counts"]
+                if not set(counts) & {"queued", "running"}:
+                    break
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    tail = (log_dir / "worker.log").read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"the paths experiment did not finish ({counts}):\n{tail}")
+                time.sleep(0.1)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    if counts != {"succeeded": len(PATHS["optimizer"])}:
+        raise RuntimeError(f"the paths experiment's runs did not all succeed: {counts}")
+    return exp["id"], time.perf_counter() - t0
+
+
+# -- 2: the API alone -------------------------------------------------------------------------
+
+def timed(fn, repeats: int = REPEATS) -> tuple[float, list[float], httpx.Response]:
+    """Median ms of ``repeats`` calls after one warm-up call; the last response."""
+    last = fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        last = fn()
+        times.append((time.perf_counter() - t0) * 1000)
+        last.raise_for_status()
+    return statistics.median(times), times, last
+
+
+@dataclass
+class Figure:
+    label: str
+    samples: list[float]
+    target: float | None = None
+    note: str = ""
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    @property
+    def max(self) -> float:
+        return max(self.samples)
+
+
+def api_figures(client: httpx.Client, experiment_id: str) -> list[Figure]:
+    figures = []
+    _, times, r = timed(lambda: client.get(f"/api/v1/experiments/{experiment_id}"))
+    figures.append(Figure(f"API GET /experiments/{{id}} ({len(r.content) / 1024:.0f} KiB)",
+                          times))
+    _, times, r = timed(lambda: client.get("/api/v1/runs", params={
+        "experiment": experiment_id, "limit": 1000}))
+    runs = r.json()["runs"]
+    figures.append(Figure(f"API GET /runs?experiment, {len(runs)} runs "
+                          f"({len(r.content) / 1024:.0f} KiB)", times))
+    payload = {"run_ids": [run["id"] for run in runs], "keys": ["val_loss"],
+               "max_points": MAX_POINTS}
+    _, times, r = timed(lambda: client.post("/api/v1/metrics/query", json=payload))
+    series = r.json()["series"]
+    sizes = [len(s["steps"]) for s in series]
+    note = ("" if len(series) == len(runs) and max(sizes) <= MAX_POINTS
+            and {s["total_points"] for s in series} == {STEPS}
+            else f"unexpected series: {len(series)}, {min(sizes)}..{max(sizes)} points")
+    figures.append(Figure(f"API POST /metrics/query {len(runs)}x1 key, {MAX_POINTS} pts "
+                          f"({len(r.content) / 1024:.0f} KiB)", times, note=note))
+    for f in figures:
+        say(f"  {f.label}: median {f.median:.0f} ms of "
+            f"{', '.join(f'{t:.0f}' for t in f.samples)}" + (f" — {f.note}" if f.note else ""))
+    return figures
+
+
+# -- 3: the browser ---------------------------------------------------------------------------
+
+# Installed before any page script: performance.now() at the moment body[data-ready] is set.
+READY_SCRIPT = """
+(() => {
+  const bench = window.__bench = { ready: null };
+  new MutationObserver(() => {
+    if (bench.ready === null && document.body && document.body.dataset.ready) {
+      bench.ready = performance.now();
+    }
+  }).observe(document, { subtree: true, attributes: true, attributeFilter: ["data-ready"] });
+})();
+"""
+
+# For the one instrumented load: when plotly.min.js finished evaluating (it ends with
+# ``window.Plotly = Plotly``), every Plotly.react call's synchronous time, and long tasks.
+BREAKDOWN_SCRIPT = """
+(() => {
+  const bench = window.__bench;
+  bench.react = []; bench.longtasks = []; bench.plotlyAt = null;
+  let plotly;
+  Object.defineProperty(window, "Plotly", { configurable: true, get: () => plotly, set(v) {
+    plotly = v;
+    bench.plotlyAt = performance.now();
+    const react = v.react;
+    v.react = function (gd, ...rest) {
+      const t0 = performance.now();
+      const out = react.call(this, gd, ...rest);
+      bench.react.push({ id: gd.id, start: t0, ms: performance.now() - t0 });
+      return out;
+    };
+  } });
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) bench.longtasks.push({ start: e.startTime, ms: e.duration });
+  }).observe({ type: "longtask", buffered: true });
+})();
+"""
+
+# Choose `metric` in #metric-select; resolve when the three charts have redrawn with it.
+SWITCH_SCRIPT = """
+async ([metric, timeoutMs]) => {
+  const ids = ["curves", "lr-plot", "parcoords"];
+  const t0 = performance.now();
+  const drawn = ids.map((id) => new Promise((resolve) => {
+    const gd = document.getElementById(id);
+    const handler = () => {
+      const title = ((gd.layout || {}).title || {}).text || "";
+      if (!title.split(/\\s+/).includes(metric)) return;
+      gd.removeListener("plotly_afterplot", handler);
+      resolve([id, performance.now() - t0]);
+    };
+    gd.on("plotly_afterplot", handler);
+  }));
+  // the synchronous time of each Plotly.react call, while the switch lasts
+  const react = Plotly.react, calls = [];
+  Plotly.react = function (gd, ...rest) {
+    const t = performance.now();
+    const out = react.call(this, gd, ...rest);
+    calls.push([gd.id, performance.now() - t]);
+    return out;
+  };
+  const select = document.getElementById("metric-select");
+  select.value = metric;
+  select.dispatchEvent(new Event("change", { bubbles: true }));
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`charts not redrawn with ${metric} in ${timeoutMs} ms`)), timeoutMs);
+  });
+  let per;
+  try {
+    per = await Promise.race([Promise.all(drawn), timeout]);
+  } finally {
+    clearTimeout(timer);
+    Plotly.react = react;
+  }
+  const done = Math.max(...per.map(([, ms]) => ms));
+  await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));  // the next frame
+  const painted = performance.now() - t0;
+  const query = performance.getEntriesByType("resource")
+    .filter((e) => e.name.includes("/api/v1/metrics/query") && e.startTime >= t0)[0];
+  return { ms: done, painted, react: calls,
+           query: query ? { start: query.startTime - t0, end: query.responseEnd - t0 } : null };
+}
+"""
+
+TIMINGS_SCRIPT = """
+() => {
+  const nav = performance.getEntriesByType("navigation")[0];
+  const res = performance.getEntriesByType("resource").map((e) => ({
+    name: e.name, start: e.startTime, responseStart: e.responseStart, end: e.responseEnd,
+    size: e.encodedBodySize, transfer: e.transferSize }));
+  return { ready: window.__bench.ready, responseEnd: nav.responseEnd,
+           domContentLoaded: nav.domContentLoadedEventEnd, load: nav.loadEventEnd,
+           resources: res, react: window.__bench.react || null,
+           plotlyAt: window.__bench.plotlyAt ?? null, longtasks: window.__bench.longtasks || null };
+}
+"""
+
+
+@dataclass
+class Browser:
+    tti_cold: list[float] = field(default_factory=list)  # in-page ms
+    wall_cold: list[float] = field(default_factory=list)
+    tti_warm: list[float] = field(default_factory=list)
+    wall_warm: list[float] = field(default_factory=list)
+    switch_cold: list[float] = field(default_factory=list)
+    switch_warm: list[float] = field(default_factory=list)
+    switch_queries: list[float] = field(default_factory=list)  # ms of the query in a switch
+    errors: list[str] = field(default_factory=list)
+
+
+def watch(page, errors: list[str]) -> None:
+    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+    page.on("console", lambda msg: errors.append(f"console {msg.type}: {msg.text}")
+            if msg.type == "error" else None)
+
+
+def sign_in(browser, base: str, token: str | None) -> list[dict]:
+    """The cookies of a dashboard session opened with ``token`` (none without a token); every
+    context gets them, so no measured load goes through the sign-in page."""
+    if token is None:
+        return []
+    ctx = browser.new_context()
+    try:
+        r = ctx.request.post(f"{base}/login", form={"token": token, "next": "/"},
+                             max_redirects=0)
+        if r.status != 303:
+            raise RuntimeError(f"POST /login: HTTP {r.status} {r.text()[:200]}")
+        return ctx.cookies()
+    finally:
+        ctx.close()
+
+
+def new_page(browser, cookies: list[dict], res: "Browser", script: str | None = None):
+    ctx = browser.new_context(viewport=VIEWPORT)
+    if cookies:
+        ctx.add_cookies(cookies)
+    if script:
+        ctx.add_init_script(script)
+    page = ctx.new_page()
+    watch(page, res.errors)
+    return ctx, page
+
+
+def load(page, url: str) -> tuple[float, float]:
+    """Navigate; return (in-page ms from navigation start to body[data-ready], wall ms around
+    goto + wait_for_selector)."""
+    t0 = time.perf_counter()
+    page.goto(url)
+    page.wait_for_selector("body[data-ready]", state="attached", timeout=TIMEOUT_MS)
+    wall = (time.perf_counter() - t0) * 1000
+    ready = page.evaluate("window.__bench.ready")
+    return ready, wall
+
+
+def switch(page, metric: str, res: Browser, into: list[float]) -> dict:
+    out = page.evaluate(SWITCH_SCRIPT, [metric, TIMEOUT_MS])
+    into.append(out["ms"])
+    if out["query"]:
+        res.switch_queries.append(out["query"]["end"] - out["query"]["start"])
+    return out
+
+
+def other_metrics(current: str):
+    """train_loss, lr, val_loss, train_loss, ... never the one shown."""
+    cycle = ["train_loss", "lr", "val_loss"]
+    i = cycle.index(current) if current in cycle else -1
+    while True:
+        i = (i + 1) % len(cycle)
+        yield cycle[i]
+
+
+def short(name: str, base: str) -> str:
+    path = name[len(base):] if name.startswith(base) else name
+    return path.split("?")[0]
+
+
+def breakdown(t: dict, base: str) -> list[str]:
+    """Lines describing one instrumented cold load."""
+    lines = [f"HTML response end {t['responseEnd']:.0f} ms, DOMContentLoaded "
+             f"{t['domContentLoaded']:.0f} ms, load {t['load']:.0f} ms, ready "
+             f"{t['ready']:.0f} ms"]
+    for r in sorted(t["resources"], key=lambda r: r["start"]):
+        lines.append(f"  {short(r['name'], base):<44} {r['start']:6.0f} -> {r['end']:6.0f} ms "
+                     f"({r['end'] - r['start']:4.0f} ms, first byte after "
+                     f"{r['responseStart'] - r['start']:3.0f} ms, {fmt_bytes(r['size'])})")
+    plotly = next((r for r in t["resources"] if "plotly.min.js" in r["name"]), None)
+    if plotly and t["plotlyAt"]:
+        lines.append(f"plotly.min.js evaluated at {t['plotlyAt']:.0f} ms: "
+                     f"{t['plotlyAt'] - plotly['end']:.0f} ms of compile + run after its download")
+    if t["react"]:
+        lines.append("Plotly.react (synchronous part): " + ", ".join(
+            f"#{c['id']} at {c['start']:.0f} ms took {c['ms']:.0f} ms" for c in t["react"]))
+    if t["longtasks"]:
+        lines.append("long tasks (> 50 ms): " + ", ".join(
+            f"{lt['start']:.0f}+{lt['ms']:.0f}" for lt in t["longtasks"]) + " ms")
+    return lines
+
+
+def browser_figures(base: str, experiment_id: str, token: str | None, args,
+                    res: Browser) -> list[str]:
+    from playwright.sync_api import sync_playwright
+
+    url = f"{base}/experiments/{experiment_id}"
+    notes: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM)
+        try:
+            cookies = sign_in(browser, base, token)
+            say(f"  Chromium {browser.version}, headless, viewport "
+                f"{VIEWPORT['width']}x{VIEWPORT['height']}"
+                + ("; signed in with the bench token (session cookie in every context)"
+                   if cookies else ""))
+
+            def context(script: str = READY_SCRIPT):
+                return new_page(browser, cookies, res, script)
+
+            # warm the server and the browser process; not counted
+            ctx, page = context()
+            ready, wall = load(page, url)
+            ctx.close()
+            say(f"  first load (not counted): {ready:.0f} ms in page, {wall:.0f} ms wall")
+
+            for i in range(args.cold):
+                ctx, page = context()
+                ready, wall = load(page, url)
+                res.tti_cold.append(ready)
+                res.wall_cold.append(wall)
+                metric = page.eval_on_selector("#metric-select", "s => s.value")
+                picks = other_metrics(metric)
+                switches = [switch(page, next(picks), res, res.switch_cold)
+                            for _ in range(COLD_SWITCHES)]
+                ctx.close()
+                took = ", ".join(f"{s['ms']:.0f}" for s in switches)
+                say(f"  cold load {i + 1}: ready {ready:.0f} ms in page ({wall:.0f} ms wall); "
+                    f"switches {took} ms")
+
+            ctx, page = context()
+            try:
+                load(page, url)  # fills the cache
+                for i in range(args.warm):
+                    ready, wall = load(page, url)
+                    res.tti_warm.append(ready)
+                    res.wall_warm.append(wall)
+                say(f"  warm loads: ready {', '.join(f'{t:.0f}' for t in res.tti_warm)} ms in "
+                    f"page ({', '.join(f'{t:.0f}' for t in res.wall_warm)} ms wall)")
+                metric = page.eval_on_selector("#metric-select", "s => s.value")
+                picks = other_metrics(metric)
+                details = []
+                for _ in range(args.switches):
+                    m = next(picks)
+                    out = switch(page, m, res, res.switch_warm)
+                    q = out["query"]
+                    react = ", ".join(f"#{gd} {ms:.0f}" for gd, ms in out["react"])
+                    details.append(f"{m}: {out['ms']:.0f} ms, next frame {out['painted']:.0f} ms" + (
+                        f" (metrics/query {q['start']:.0f} -> {q['end']:.0f} ms" if q
+                        else " (no metrics/query") + f"; Plotly.react {react})")
+                say("  warm switches, from the change event to the last chart's plotly_afterplot:")
+                for d in details:
+                    say(f"    {d}")
+                if not args.no_screenshots:
+                    page.goto(url)
+                    page.wait_for_selector("body[data-ready]", state="attached",
+                                           timeout=TIMEOUT_MS)
+                    page.wait_for_timeout(500)
+                    IMG_DIR.mkdir(parents=True, exist_ok=True)
+                    charts = page.locator("section", has=page.locator("#curves"))
+                    charts.screenshot(path=str(IMG_DIR / "experiment-view.png"))
+                    traces = page.evaluate("document.getElementById('curves').data.length")
+                    notes.append(f"docs/img/experiment-view.png: the charts section, "
+                                 f"{traces} curves")
+            finally:
+                ctx.close()
+
+            for kind in ("cold", "warm"):
+                ctx, page = context(READY_SCRIPT + BREAKDOWN_SCRIPT)
+                try:
+                    if kind == "warm":
+                        load(page, url)
+                    load(page, url)
+                    page.wait_for_timeout(300)
+                    t = page.evaluate(TIMINGS_SCRIPT)
+                finally:
+                    ctx.close()
+                say(f"  one more {kind} load, instrumented (not counted):")
+                for line in breakdown(t, base):
+                    say(f"    {line}")
+        finally:
+            browser.close()
+    return notes
+
+
+def screenshot_trajectories(base: str, experiment_id: str, token: str | None,
+                            res: Browser) -> str:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM)
+        try:
+            ctx, page = new_page(browser, sign_in(browser, base, token), res)
+            page.goto(f"{base}/trajectories?experiment={experiment_id}")
+            page.wait_for_selector("body[data-ready]", state="attached", timeout=TIMEOUT_MS)
+            page.wait_for_timeout(500)
+            IMG_DIR.mkdir(parents=True, exist_ok=True)
+            page.locator("main").screenshot(path=str(IMG_DIR / "trajectories.png"))
+            n = page.evaluate("[...document.querySelectorAll('.trajectory-plot')]"
+                              ".reduce((n, gd) => n + gd.data.length, 0)")
+            ctx.close()
+        finally:
+            browser.close()
+    return f"docs/img/trajectories.png: {n} traces (contour, paths, minimum)"
+
+
+# -- report -----------------------------------------------------------------------------------
+
+def verdict(value: float, target: float | None) -> str:
+    return "-" if target is None else ("PASS" if value <= target else "MISS")
+
+
+def table(figures: list[Figure]) -> None:
+    say("\n== summary ==")
+    width = max(len(f.label) for f in figures)
+    say(f"{'measure':<{width}}  {'n':>3} {'median ms':>9} {'max ms':>7} {'target':>8}  verdict "
+        f"(median / max)")
+    for f in figures:
+        target = f"<= {f.target:,.0f}" if f.target is not None else ""
+        v = (f"{verdict(f.median, f.target)} / {verdict(f.max, f.target)}"
+             if f.target is not None else "-")
+        say(f"{f.label:<{width}}  {len(f.samples):>3} {f.median:>9.0f} {f.max:>7.0f} "
+            f"{target:>8}  {v}" + (f"  ({f.note})" if f.note else ""))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--cold", type=int, default=5, help="cold page loads (default 5)")
+    p.add_argument("--warm", type=int, default=5, help="warm page loads (default 5)")
+    p.add_argument("--switches", type=int, default=10,
+                   help="metric switches on the warm page (default 10)")
+    p.add_argument("--no-screenshots", action="store_true",
+                   help="leave docs/img alone")
+    args = p.parse_args(argv)
+    if min(args.cold, args.warm, args.switches) < 1:
+        p.error("--cold, --warm and --switches must be >= 1")
+
+    t_start = time.perf_counter()
+    say(f"optrack dashboard benchmark: {len(OPTIMIZERS) * len(LRS)} runs x {STEPS:,} steps x "
+        f"{len(KEYS)} keys; Python {platform.python_version()}, {os.cpu_count()} CPUs")
+    figures: list[Figure] = []
+    res = Browser()
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="optrack-bench-dashboard-") as tmp:
+        tmp = Path(tmp)
+        server = Server(f"sqlite:///{(tmp / 'optrack.db').as_posix()}", tmp)
+        t0 = time.perf_counter()
+        with server:
+            say(f"  server pid {server.pid} on {server.url}, healthy after "
+                f"{time.perf_counter() - t0:.1f} s")
+            with httpx.Client(base_url=server.url, timeout=300.0) as client:
+                try:
+                    token = credentials(server, client)
+                    if token:
+                        client.headers["authorization"] = f"Bearer {token}"
+                        say("  the API wants a token: a superuser 'bench' with every scope was "
+                            "added to the database")
+                    sweep_id, took, points = fill_sweep(server.url, client)
+                    say(f"  set-up: 100 runs leased, {points:,} points uploaded in batches of "
+                        f"{STEPS:,} by {CLIENTS} clients, finished: {took:.1f} s "
+                        f"({points / took:,.0f} points/s)")
+                    paths_id, took = train_paths(server.url, client, token, tmp)
+                    say(f"  set-up: the paths experiment (4 runs x 30 steps) trained by a worker "
+                        f"in {took:.1f} s")
+                except Exception as exc:  # noqa: BLE001 — nothing to measure without data
+                    say(f"  set-up FAILED: {type(exc).__name__}: {exc}")
+                    say(server.log_tail())
+                    return 1
+                say(f"  set-up total {time.perf_counter() - t_start:.1f} s; experiment view "
+                    f"{server.url}/experiments/{sweep_id}")
+                figures += api_figures(client, sweep_id)
+            try:
+                notes += browser_figures(server.url, sweep_id, token, args, res)
+                if not args.no_screenshots:
+                    notes.append(screenshot_trajectories(server.url, paths_id, token, res))
+            except Exception as exc:  # noqa: BLE001 — report what was measured
+                res.errors.append(f"browser run aborted: {type(exc).__name__}: {exc}")
+    figures += [f for f in (
+        Figure("time to interactive, cold (in page)", res.tti_cold, TARGET_TTI_MS),
+        Figure("time to interactive, cold (wall clock)", res.wall_cold, TARGET_TTI_MS),
+        Figure("time to interactive, warm (in page)", res.tti_warm, TARGET_TTI_MS),
+        Figure("time to interactive, warm (wall clock)", res.wall_warm, TARGET_TTI_MS),
+        Figure(f"metric switch, first {COLD_SWITCHES} on each cold page", res.switch_cold,
+               TARGET_SWITCH_MS),
+        Figure("metric switch, warm page", res.switch_warm, TARGET_SWITCH_MS),
+        Figure("  of which POST /metrics/query (resource timing)", res.switch_queries),
+    ) if f.samples]
+    table(figures)
+    for note in notes:
+        say(f"  {note}")
+    seen = set()
+    for err in res.errors:
+        if err not in seen:
+            seen.add(err)
+            say(f"  ! {err}")
+    say(f"\ntotal {time.perf_counter() - t_start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

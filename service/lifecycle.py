@@ -1,0 +1,74 @@
+"""An experiment's life after creation: reading it (confined to the caller's projects), soft
+deletion, restoring and purging — each an admin's act, recorded in the audit log."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select, update
+
+from . import audit
+from .auth import Principal
+from .errors import Conflict, NotFound
+from .models import Experiment, Run, RunAttempt, RunStatus, utcnow
+
+ACTIVE = (RunStatus.queued.value, RunStatus.running.value)
+
+
+def get_experiment(session, user: Principal, experiment_id: str, min_role: str = "viewer",
+                   deleted: bool = False, for_update: bool = False) -> Experiment:
+    """The experiment if the caller may see it (404 otherwise, as if it did not exist)."""
+    stmt = select(Experiment).where(Experiment.id == experiment_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    experiment = session.scalar(stmt)
+    what = f"experiment {experiment_id!r}"
+    if experiment is None or (experiment.deleted_at is not None) != deleted:
+        raise NotFound(f"{what} not found")
+    user.check(experiment.project_id, "viewer", what)
+    if min_role != "viewer":
+        user.check(experiment.project_id, min_role, what)
+    return experiment
+
+
+def soft_delete(session, user: Principal, experiment_id: str) -> Experiment:
+    user.require_scope("admin")
+    experiment = get_experiment(session, user, experiment_id, "admin", for_update=True)
+    now = utcnow()
+    active = session.scalars(select(Run).where(Run.experiment_id == experiment.id,
+                                               Run.status.in_(ACTIVE))).all()
+    for run in active:  # queued | running -> cancelled; a running run's worker stops
+        if run.status == RunStatus.running.value:
+            session.execute(update(RunAttempt).where(
+                RunAttempt.run_id == run.id, RunAttempt.attempt == run.attempt,
+                RunAttempt.ended_at.is_(None)).values(ended_at=now, outcome="cancelled"))
+        run.status, run.finished_at = RunStatus.cancelled.value, now
+        run.worker_id, run.lease_expires_at = None, None
+    experiment.deleted_at = now
+    session.execute(update(Run).where(Run.experiment_id == experiment.id).values(deleted_at=now))
+    audit.record(session, user, "experiment.delete", experiment.project_id, experiment.id,
+                 name=experiment.name, cancelled_runs=len(active))
+    return experiment
+
+
+def restore(session, user: Principal, experiment_id: str) -> Experiment:
+    user.require_scope("admin")
+    experiment = get_experiment(session, user, experiment_id, "admin", deleted=True,
+                                for_update=True)
+    experiment.deleted_at = None
+    session.execute(update(Run).where(Run.experiment_id == experiment.id).values(deleted_at=None))
+    audit.record(session, user, "experiment.restore", experiment.project_id, experiment.id,
+                 name=experiment.name)
+    return experiment
+
+
+def purge(session, user: Principal, experiment_id: str) -> None:
+    user.require_scope("admin")
+    experiment = session.get(Experiment, experiment_id)
+    if experiment is not None and experiment.deleted_at is None:
+        user.check(experiment.project_id, "admin", f"experiment {experiment_id!r}")
+        raise Conflict(f"experiment {experiment_id!r} is not deleted; delete it before purging")
+    experiment = get_experiment(session, user, experiment_id, "admin", deleted=True)
+    run_ids = list(session.scalars(select(Run.id).where(Run.experiment_id == experiment.id)))
+    session.execute(delete(Run).where(Run.experiment_id == experiment.id))
+    session.delete(experiment)
+    audit.record(session, user, "experiment.purge", experiment.project_id, experiment.id,
+                 name=experiment.name, runs=len(run_ids))
