@@ -13,14 +13,17 @@ import httpx
 import typer
 import uvicorn
 
-from . import migrate
+from . import credentials, migrate
+from .cli_admin import register as register_admin
 from .db import make_engine
+from .local import local_credentials
 from .demo import EXPERIMENTS as DEMO_EXPERIMENTS
 from .settings import Settings
 
 app = typer.Typer(help="optrack: hyperparameter experiment tracking.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.")
 app.add_typer(db_app, name="db")
+register_admin(app)
 
 
 @app.command()
@@ -49,27 +52,39 @@ def up(host: str = typer.Option("127.0.0.1", help="interface to bind"),
     """Everything on one machine: migrate, start the API and N workers; Ctrl-C stops all."""
     settings = Settings(data_dir=data_dir, database_url=database_url, host=host, port=port)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    migrate.upgrade(make_engine(settings.database_url))
+    engine = make_engine(settings.database_url)
+    migrate.upgrade(engine)
+    url = f"http://{host}:{port}"
+    creds = local_credentials(engine, url)
     env = dict(os.environ, OPTRACK_DATABASE_URL=settings.database_url,
                OPTRACK_DATA_DIR=str(settings.data_dir), OPTRACK_MIGRATE_ON_START="false")
-    url = f"http://{host}:{port}"
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory",
                                "service.app:app_from_env", "--host", host, "--port", str(port),
                                "--log-level", "warning"], env=env)
     _wait_healthy(url, server)
     pool = subprocess.Popen([sys.executable, "-m", "worker", "--server", url,
-                             "--concurrency", str(workers)], env=env)
+                             "--concurrency", str(workers)],
+                            env=dict(env, OPTRACK_TOKEN=creds.worker_token))
     typer.echo(f"optrack is up: API {url} (docs {url}/docs), {workers} worker(s), "
                f"database {settings.database_url}")
+    typer.echo(creds.message)
+    typer.echo(f"sign in to the dashboard (one-time link, 15 minutes): {creds.login_link}")
     try:
         if demo:
-            for experiment in DEMO_EXPERIMENTS:
-                created = httpx.post(f"{url}/api/v1/experiments", json=experiment, timeout=60)
-                typer.echo(f"submitted {experiment['name']!r}: {created.json().get('id')}"
-                           if created.status_code == 201 else
-                           f"could not submit {experiment['name']!r}: {created.text[:300]}")
+            _submit_demo(url, creds.demo_token)
     finally:
         _wait_and_stop(server, pool)
+        creds.revoke(engine)
+        engine.dispose()
+
+
+def _submit_demo(url: str, token: str) -> None:
+    for experiment in DEMO_EXPERIMENTS:
+        created = httpx.post(f"{url}/api/v1/experiments", json=experiment, timeout=60,
+                             headers={"authorization": f"Bearer {token}"})
+        typer.echo(f"submitted {experiment['name']!r}: {created.json().get('id')}"
+                   if created.status_code == 201 else
+                   f"could not submit {experiment['name']!r}: {created.text[:300]}")
 
 
 def _wait_healthy(url: str, server: subprocess.Popen, timeout: float = 60) -> None:
@@ -115,12 +130,23 @@ def worker(server: str = typer.Option("http://127.0.0.1:8000", envvar="OPTRACK_S
     raise typer.Exit(main(args + (["--token", token] if token else [])))
 
 
+TOKEN = typer.Option(None, "--token", envvar="OPTRACK_TOKEN",
+                     help="API token (default: the one saved for this server by optrack up)")
+
+
+def _auth(server: str, token: str | None) -> dict[str, str]:
+    token = credentials.token_for(server, token)
+    return {"authorization": f"Bearer {token}"} if token else {}
+
+
 @app.command()
 def submit(file: str = typer.Argument(..., help="experiment request JSON, or - for stdin"),
-           server: str = typer.Option("http://127.0.0.1:8000", envvar="OPTRACK_SERVER")) -> None:
+           server: str = typer.Option("http://127.0.0.1:8000", envvar="OPTRACK_SERVER"),
+           token: str = TOKEN) -> None:
     """Send an experiment; prints its id."""
     body = json.load(sys.stdin if file == "-" else open(file))
-    response = httpx.post(f"{server}/api/v1/experiments", json=body, timeout=60)
+    response = httpx.post(f"{server}/api/v1/experiments", json=body, timeout=60,
+                          headers=_auth(server, token))
     if response.status_code != 201:
         typer.echo(response.json()["error"]["message"], err=True)
         raise typer.Exit(1)
@@ -129,12 +155,14 @@ def submit(file: str = typer.Argument(..., help="experiment request JSON, or - f
 
 @app.command()
 def status(experiment_id: str,
-           server: str = typer.Option("http://127.0.0.1:8000", envvar="OPTRACK_SERVER")) -> None:
+           server: str = typer.Option("http://127.0.0.1:8000", envvar="OPTRACK_SERVER"),
+           token: str = TOKEN) -> None:
     """Runs of an experiment per state."""
     from rich.console import Console
     from rich.table import Table
 
-    response = httpx.get(f"{server}/api/v1/experiments/{experiment_id}", timeout=30)
+    response = httpx.get(f"{server}/api/v1/experiments/{experiment_id}", timeout=30,
+                         headers=_auth(server, token))
     if response.status_code != 200:
         typer.echo(response.json()["error"]["message"], err=True)
         raise typer.Exit(1)

@@ -36,9 +36,12 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.pool import NullPool
 
 import optim_core
+from service import migrate
+from service.db import make_engine
 from optim_core.training import flatten
 
-from ..conftest import ENGINES, PG_ADMIN_URL, assert_error  # noqa: F401 (re-exported)
+from ..conftest import (ENGINES, PG_ADMIN_URL, assert_error,  # noqa: F401 (re-exported)
+                        superuser_token)
 
 REPO = Path(__file__).resolve().parents[2]
 ENDED = {"succeeded", "failed", "diverged", "cancelled"}
@@ -128,10 +131,15 @@ class Server:
         self.proc: subprocess.Popen | None = None
         self.api = httpx.Client(base_url=self.url, timeout=30)
         self.starts = 0
+        # credentials, made once the server has migrated its database: a superuser's token
+        # for the API helpers (self.api, self.headers) and a worker-only token for workers
+        self.token: str | None = None
+        self.worker_token: str | None = None
 
     def start(self, wait: bool = True) -> "Server":
         """Spawn the process; with ``wait``, return once /healthz answers."""
         assert self.proc is None or self.proc.poll() is not None, "already running"
+        self._sign_in()
         env = _env({"OPTRACK_DATABASE_URL": self.db_url, "OPTRACK_DATA_DIR": str(self.data_dir),
                     "OPTRACK_DATASETS_DIR": str(self.datasets_dir),
                     **{f"OPTRACK_{k.upper()}": str(v) for k, v in self.settings.items()}})
@@ -158,6 +166,22 @@ class Server:
             if time.monotonic() > deadline:
                 raise AssertionError(f"the API did not come up:\n{self.log()[-3000:]}")
             time.sleep(0.05)
+
+    def _sign_in(self) -> "Server":
+        """Migrate the database (as the server would) and make the tokens, once."""
+        if self.token is None:
+            engine = make_engine(self.db_url)
+            migrate.upgrade(engine)
+            engine.dispose()
+            self.token = superuser_token(self.db_url, ("read", "write", "worker", "admin"))
+            self.worker_token = superuser_token(self.db_url, ("worker",))
+            self.api.headers["authorization"] = f"Bearer {self.token}"
+        return self
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Authorization headers for raw httpx calls (a token with every scope)."""
+        return {"authorization": f"Bearer {self.token}"}
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no cleanup, as a crash."""
@@ -281,7 +305,8 @@ class WorkerProc:
     def __init__(self, srv: Server, log_path: Path):
         self.srv, self.log_path = srv, log_path
         log = open(log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "worker", "--server", srv.url],
+        self.proc = subprocess.Popen([sys.executable, "-m", "worker", "--server", srv.url,
+                                      "--token", srv.worker_token],
                                      cwd=REPO, env=_env({"OPTRACK_DATASETS_DIR":
                                                          str(srv.datasets_dir)}),
                                      stdout=log, stderr=subprocess.STDOUT)

@@ -9,34 +9,13 @@ import threading
 import time
 from collections import Counter
 
-import pytest
-from fastapi.testclient import TestClient
 
 from optim_core.training import flatten
-from service.app import create_app
-from service.settings import Settings
 
+from ..service.conftest import make_client  # noqa: F401 (a fixture: signed-in TestClients)
 from .conftest import SPIRAL, assert_error, attempts
 
 W = "/api/v1/worker"
-
-
-@pytest.fixture
-def make_client(db_url, tmp_path):
-    """``make_client(lease_seconds=0.5)`` → a TestClient on the app over the test's database."""
-    made: list[TestClient] = []
-
-    def make(**settings) -> TestClient:
-        client = TestClient(create_app(Settings(data_dir=tmp_path, database_url=db_url,
-                                                **settings)))
-        client.__enter__()
-        made.append(client)
-        return client
-
-    yield make
-    for client in reversed(made):
-        client.__exit__(None, None, None)
-        client.app.state.engine.dispose()
 
 
 def submit(client, seeds: list[int]) -> list[str]:

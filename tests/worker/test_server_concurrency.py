@@ -57,7 +57,7 @@ def timed(call) -> tuple[float, object]:
 
 def heartbeat(srv: Server, run_id: str, timeout: float):
     return httpx.post(f"{srv.url}{W}/runs/{run_id}/heartbeat", json={"attempt": 1},
-                      timeout=timeout)
+                      timeout=timeout, headers=srv.headers)
 
 
 def test_a_slow_checkpoint_download_does_not_hold_the_database(srv):
@@ -75,7 +75,7 @@ def test_a_slow_checkpoint_download_does_not_hold_the_database(srv):
     reader.connect(("127.0.0.1", srv.port))
     try:
         reader.sendall(f"GET {W}/runs/{slow_run}/checkpoint?attempt=1 HTTP/1.1\r\n"
-                       f"Host: 127.0.0.1\r\n\r\n".encode())
+                       f"Host: 127.0.0.1\r\nAuthorization: Bearer {srv.token}\r\n\r\n".encode())
         assert reader.recv(1024).startswith(b"HTTP/1.1 200")  # then it stops reading
         time.sleep(0.3)
         took, response = timed(lambda: heartbeat(srv, other_run, timeout=5))
@@ -104,7 +104,8 @@ def test_a_checkpoint_upload_waiting_for_the_database_does_not_stall_the_api(srv
         # … and so must a checkpoint upload waiting for it
         background.append(threading.Thread(target=lambda: httpx.put(
             f"{srv.url}{W}/runs/{run_id}/checkpoint", params={"attempt": 1, "step": 1},
-            content=b"c" * 4096, headers={"content-type": "application/octet-stream"},
+            content=b"c" * 4096,
+            headers={"content-type": "application/octet-stream", **srv.headers},
             timeout=30)))
         background[-1].start()
         time.sleep(0.3)
@@ -126,7 +127,7 @@ def test_idle_workers_long_polling_do_not_starve_the_api(srv):
     other request needs."""
     (busy_run,) = leased_runs(srv, 1, "busy")
     idle, wait = 45, 5
-    client = httpx.Client(base_url=srv.url, timeout=30,
+    client = httpx.Client(base_url=srv.url, timeout=30, headers=srv.headers,
                           limits=httpx.Limits(max_connections=idle + 5))
     answers: list[int] = []
 
