@@ -26,6 +26,12 @@ ROOT = Path(__file__).resolve().parent.parent
 FACTORY = "service.app:app_from_env"
 
 
+def auth_headers() -> dict[str, str]:
+    """The Authorization header of the token the last started Server made."""
+    token = os.environ.get("OPTRACK_TOKEN")
+    return {"authorization": f"Bearer {token}"} if token else {}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -76,7 +82,7 @@ class Server:
                                        f"{tail}")
                 try:
                     if client.get(self.url + "/healthz").status_code == 200:
-                        return
+                        return self._sign_in()
                 except httpx.TransportError:
                     pass
                 if time.monotonic() > deadline:
@@ -85,6 +91,28 @@ class Server:
                     raise RuntimeError(f"server not healthy after {self.startup_timeout:.0f} s:\n"
                                        f"{tail}")
                 time.sleep(0.1)
+
+    def _sign_in(self) -> None:
+        """A superuser token with every scope, made on the (migrated) database, exported as
+        OPTRACK_TOKEN so that workers this process starts use it, and in ``headers``."""
+        sys.path.insert(0, str(ROOT))
+        from sqlalchemy.orm import Session
+
+        from service.auth import admin
+        from service.db import make_engine
+        from service.models import SCOPES
+
+        engine = make_engine(self.database_url)
+        with Session(engine) as session:
+            user = admin.add_user(session, "cli", f"bench-{self.port}", superuser=True)
+            _, self.token = admin.create_token(session, "cli", user, "bench", list(SCOPES))
+            session.commit()
+        engine.dispose()
+        os.environ["OPTRACK_TOKEN"] = self.token
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return auth_headers()
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

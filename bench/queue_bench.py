@@ -34,7 +34,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import optim_core  # noqa: E402
-from bench._server import Server  # noqa: E402
+from bench._server import Server, auth_headers  # noqa: E402
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TRAIN = {"dataset": "digits", "model": {"kind": "mlp", "hidden": [100, 100]},
@@ -98,7 +98,7 @@ def overhead(url: str, log_dir: Path, rounds: int = 5) -> tuple[float, float]:
                "training": {k: TRAIN[k] for k in ("epochs", "batch_size", "seed")}}
     tracked = []
     try:
-        with httpx.Client(base_url=url, timeout=60) as client:
+        with httpx.Client(base_url=url, headers=auth_headers(), timeout=60) as client:
             for _ in range(rounds + 1):
                 exp = submit(client, request)
                 wait_done(client, exp["id"], 1)
@@ -114,7 +114,7 @@ def lease_latency(url: str, log_dir: Path, rounds: int = 20) -> list[float]:
     workers = start_workers(url, 1, log_dir)
     latencies = []
     try:
-        with httpx.Client(base_url=url, timeout=60) as client:
+        with httpx.Client(base_url=url, headers=auth_headers(), timeout=60) as client:
             warm = submit(client, {"name": "warm-up", **TINY})
             wait_done(client, warm["id"], 1)
             for i in range(rounds):
@@ -131,7 +131,7 @@ def lease_latency(url: str, log_dir: Path, rounds: int = 20) -> list[float]:
 def throughput(url: str, log_dir: Path, runs: int, n_workers: int) -> float:
     workers = start_workers(url, n_workers, log_dir)
     try:
-        with httpx.Client(base_url=url, timeout=120) as client:
+        with httpx.Client(base_url=url, headers=auth_headers(), timeout=120) as client:
             time.sleep(3)  # let the workers import and start long-polling
             started = time.perf_counter()
             body = {"name": "throughput", **TINY,

@@ -53,7 +53,7 @@ from pathlib import Path  # noqa: E402
 
 import httpx  # noqa: E402
 
-from bench._server import Server  # noqa: E402
+from bench._server import Server, auth_headers  # noqa: E402
 
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{db}"
@@ -162,7 +162,7 @@ def post_batches(url: str, jobs: list[tuple[str, bytes, int]], clients: int,
     deadline = [math.inf]
 
     def client_loop() -> None:
-        with httpx.Client(base_url=url, timeout=600.0) as client:
+        with httpx.Client(base_url=url, headers=auth_headers(), timeout=600.0) as client:
             client.get("/healthz")  # connect before the clock starts
             start_line.wait()
             while time.perf_counter() < deadline[0]:
@@ -521,7 +521,7 @@ def bench_engine(engine: str, args) -> Result:
         with server:
             say(f"  server pid {server.pid} on {server.url}, healthy after "
                 f"{time.perf_counter() - t0:.1f} s ({db.pg_name or db.url})")
-            with httpx.Client(base_url=server.url, timeout=300.0) as client:
+            with httpx.Client(base_url=server.url, headers=auth_headers(), timeout=300.0) as client:
                 full_runs = ingest(server, client, args, res)
                 history(server, client, db.url, full_runs, res.ingest_pps, args, res)
                 if args.skip_runs_query:

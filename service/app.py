@@ -13,7 +13,9 @@ from .errors import install_handlers
 from .limits import BodyLimit
 from .queue import QueueSignal
 from .auth.ratelimit import RateLimiter
+from .auth import scope
 from .routes import admin, experiments, meta, metrics, runs, worker
+from .schemas import ERROR_RESPONSES
 from .settings import Settings, get_settings
 
 log = logging.getLogger("optrack")
@@ -24,7 +26,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.database_url)
     if settings.migrate_on_start:
         migrate.upgrade(engine)
-    app = FastAPI(title="optrack", version="0.1.0",
+    app = FastAPI(title="optrack", version="0.1.0", openapi_url=None, docs_url=None,
+                  redoc_url=None,
                   description="Hyperparameter experiment tracking: experiments, runs, metrics.")
     app.state.settings = settings
     app.state.engine = engine
@@ -34,7 +37,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.token_limiter = RateLimiter(settings.auth_rate_per_minute)
     install_handlers(app)
     for module in (experiments, runs, metrics, worker, admin, meta):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=ERROR_RESPONSES)
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[scope("read")])
+    def openapi_schema() -> dict:
+        """The API's OpenAPI schema (for signed-in clients, like every route)."""
+        return app.openapi()
+
     dashboard.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, overrides=(
         ("PUT", r"/api/v1/worker/runs/[^/]+/checkpoint", settings.max_checkpoint_bytes),

@@ -69,6 +69,26 @@ def decode_value(v: float | str | None) -> float:
     return float(v)
 
 
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+    details: list[dict[str, Any]]
+
+
+class ErrorOut(BaseModel):
+    """Every error response: ``{"error": {"code", "message", "details"}}``."""
+
+    error: ErrorInfo
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": meaning} for status, meaning in (
+        (401, "no valid credentials"), (403, "missing scope, role or CSRF token"),
+        (404, "no such object (or not one you may see)"), (409, "the object's state forbids it"),
+        (413, "body or batch too large"), (422, "a value broke a rule (details name it)"),
+        (429, "too many attempts"))}
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, HTTPBearer
 from sqlalchemy import ColumnElement, false, select, true
 from sqlalchemy.orm import Session
 
@@ -24,6 +25,11 @@ SESSION_COOKIE = "optrack_session"
 CSRF_COOKIE = "optrack_csrf"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# declared in the OpenAPI schema (clients and fuzzers see that every operation needs one of
+# them); the credentials themselves are read and checked by ``identify``
+BEARER = HTTPBearer(auto_error=False, description="an API token: Authorization: Bearer otk_…")
+COOKIE = APIKeyCookie(name=SESSION_COOKIE, auto_error=False,
+                      description="the dashboard's session (writes also need X-CSRF-Token)")
 
 
 def rank(role: str | None) -> int:
@@ -101,7 +107,7 @@ def identify(request: Request, session: Session) -> Principal | None:
     return None
 
 
-def authenticate(request: Request) -> Principal:
+def authenticate(request: Request, _bearer=Depends(BEARER), _cookie=Depends(COOKIE)) -> Principal:
     """Dependency: the caller, or 401. Cookie sessions must show the CSRF token for writes."""
     cached = getattr(request.state, "principal", None)
     if cached is not None:

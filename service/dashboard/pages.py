@@ -25,11 +25,12 @@ router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 
 
 def _viewer(request: Request, db) -> Principal | None:
-    """The signed-in user (session cookie or bearer token), or None."""
+    """The signed-in user (session cookie or bearer token) if allowed to read, or None."""
     try:
-        return identify(request, db)
+        user = identify(request, db)
     except Unauthenticated:
         return None
+    return user if user is not None and "read" in user.scopes else None
 
 
 def _to_login(request: Request) -> Response:

@@ -20,7 +20,7 @@ from hypothesis.errors import Unsatisfiable
 from service.app import create_app
 from service.settings import Settings
 
-from .conftest import all_counts, assert_error, experiment_request
+from .conftest import all_counts, assert_error, experiment_request, superuser_headers
 
 EXPERIMENTS, RUNS = "/api/v1/experiments", "/api/v1/runs"
 BIG = 2**70
@@ -530,16 +530,22 @@ SLOW_NEGATIVE = {"POST /api/v1/runs", "PATCH /api/v1/runs/{run_id}",
 
 def test_openapi_operations_never_500(tmp_path):
     """Every documented operation, fed schema-conforming requests (and schema-breaking ones
-    where Schemathesis makes them quickly): never a 500, the error shape on every 4xx. SQLite
-    only, to keep the file fast: the engines' differences are covered by the cases above."""
+    where Schemathesis makes them quickly) with a valid token of every scope: never a 500,
+    responses match the schema (the error shape on every 4xx), and authentication is never
+    ignored (Schemathesis replays each successful call without and with a bogus credential and
+    expects a refusal). SQLite only, to keep the file fast: the engines' differences are
+    covered by the cases above; ``bench/fuzz.py`` runs a longer pass."""
     import schemathesis
     from schemathesis.checks import not_a_server_error
     from schemathesis.generation import GenerationMode
+    from schemathesis.specs.openapi.checks import ignored_auth, response_schema_conformance
 
     app = create_app(Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/o.db",
                               lease_wait_seconds=0.2))  # no long polls here
+    headers = superuser_headers(app, ("read", "write", "worker", "admin"))
+    checks = [not_a_server_error, response_schema_conformance, ignored_auth]
     try:
-        schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+        schema = schemathesis.openapi.from_asgi("/openapi.json", app, headers=headers)
         operations = [result.ok() for result in schema.get_all_operations()]
         assert len(operations) >= 12
         started = time.perf_counter()
@@ -552,8 +558,8 @@ def test_openapi_operations_never_500(tmp_path):
                           suppress_health_check=list(HealthCheck))
                 @given(case=operation.as_strategy(generation_mode=mode))
                 def call(case):
-                    response = case.call()
-                    case.validate_response(response, checks=[not_a_server_error])
+                    response = case.call(headers=headers)
+                    case.validate_response(response, checks=checks, headers=headers)
                     if response.status_code >= 400:
                         assert set(response.json()) == {"error"}, response.text
 
