@@ -65,7 +65,7 @@ def up(host: str = typer.Option("127.0.0.1", help="interface to bind"),
     pool = subprocess.Popen([sys.executable, "-m", "worker", "--server", url,
                              "--concurrency", str(workers)],
                             env=dict(env, OPTRACK_TOKEN=creds.worker_token))
-    typer.echo(f"optrack is up: API {url} (docs {url}/docs), {workers} worker(s), "
+    typer.echo(f"optrack is up: dashboard and API {url}, {workers} worker(s), "
                f"database {settings.database_url}")
     typer.echo(creds.message)
     typer.echo(f"sign in to the dashboard (one-time link, 15 minutes): {creds.login_link}")
