@@ -30,7 +30,11 @@
 4. Screenshots for the README: the experiment view's charts (docs/img/experiment-view.png)
    and the trajectories view (docs/img/trajectories.png).
 
-Chromium here renders WebGL (the parallel-coordinates chart) with SwiftShader, on the CPU.
+If the API wants a token (every route but /healthz, once authentication is on), a superuser
+``bench`` with every scope is added to the database, as the tests do; the browser signs in once
+with its token (POST /login) and every context gets the session's cookies, so no measured load
+passes through the sign-in page. Chromium here renders WebGL (the parallel-coordinates chart)
+with SwiftShader, on the CPU.
 A benchmark, not a test: it prints figures and exits 0 (1 if the set-up itself fails).
 """
 
@@ -159,7 +163,7 @@ def credentials(server: Server, client: httpx.Client) -> str | None:
 
 def submit(client: httpx.Client, body: dict) -> dict:
     r = client.post("/api/v1/experiments", json=body)
-    if r.status_code != 201 and r.status_code != 200:
+    if r.status_code not in (200, 201):
         raise RuntimeError(f"POST /api/v1/experiments: HTTP {r.status_code} {r.text[:300]}")
     return r.json()
 
@@ -655,7 +659,8 @@ def main(argv: list[str] | None = None) -> int:
 
     t_start = time.perf_counter()
     say(f"optrack dashboard benchmark: {len(OPTIMIZERS) * len(LRS)} runs x {STEPS:,} steps x "
-        f"{len(KEYS)} keys; Python {platform.python_version()}, {os.cpu_count()} CPUs")
+        f"{len(KEYS)} keys; Python {platform.python_version()}, {os.cpu_count()} CPUs, load "
+        f"average {os.getloadavg()[0]:.1f}")
     figures: list[Figure] = []
     res = Browser()
     notes: list[str] = []
@@ -711,7 +716,9 @@ def main(argv: list[str] | None = None) -> int:
         if err not in seen:
             seen.add(err)
             say(f"  ! {err}")
-    say(f"\ntotal {time.perf_counter() - t_start:.0f} s")
+    say(f"\ntotal {time.perf_counter() - t_start:.0f} s (load average at the end "
+        f"{os.getloadavg()[0]:.1f}: other work on this machine's {os.cpu_count()} CPUs slows "
+        f"every figure)")
     return 0
 
 

@@ -3,13 +3,17 @@
 
 ``dashboard`` (module-scoped, parametrized over SQLite and PostgreSQL through
 ``module_db_url``) starts ``uvicorn service.app:app_from_env`` and two ``python -m worker``
-processes, submits a few small experiments — the book's trajectory experiment on a point model,
-a 2 × 2 learning-rate grid of MLPs on a tiny spiral, and an external run that failed — and waits
-for every run to end before the first test. ``browser`` is one headless Chromium for the
-session (Debian's, at ``/usr/bin/chromium``; never downloaded). ``page`` is a fresh context
-(empty localStorage) per test whose console errors and uncaught page errors fail the test;
-``console.allow(pattern)`` admits an error the test provokes on purpose (a 422 it asks for).
-``shot(page, view)`` saves a full-page screenshot under ``test-output/dashboard/<engine>/``."""
+processes (tests/worker/conftest.py's ``Server`` makes a superuser's token for the API and a
+worker token for the workers), submits a few small experiments — the book's trajectory
+experiment on a point model, a 2 × 2 learning-rate grid of MLPs on a tiny spiral, and an
+external run that failed — and waits for every run to end before the first test.
+
+``browser`` is one headless Chromium for the session (Debian's, at ``/usr/bin/chromium``; never
+downloaded). ``page`` is a fresh context (empty localStorage) per test, signed in with the
+module's one browser session (opened with the superuser's token through ``POST /login``); its
+console errors and uncaught page errors fail the test, and ``console.allow(pattern)`` admits
+an error the test provokes on purpose (a 422 it asks for). ``shot(page, dashboard, view)``
+saves a full-page screenshot as ``test-output/dashboard/<engine>/<view>.png``."""
 
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ from typing import Any, Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from ..worker.conftest import (DEFAULT_SETTINGS, ENDED, REPO, SPIRAL, Server,  # noqa: F401
+from ..worker.conftest import (DEFAULT_SETTINGS, REPO, SPIRAL, Server,  # noqa: F401
                                Workers, module_db_url)
 
 CHROMIUM = os.environ.get("OPTRACK_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -90,7 +94,7 @@ def _stop_workers(pool: Workers) -> None:
 
 
 @pytest.fixture(scope="module")
-def dashboard(module_db_url, tmp_path_factory) -> Iterator[Dashboard]:
+def dashboard(module_db_url, tmp_path_factory) -> Iterator[Dashboard]:  # noqa: F811
     engine = "sqlite" if module_db_url.startswith("sqlite") else "postgresql"
     data_dir = tmp_path_factory.mktemp(f"dashboard-{engine}")
     srv = Server(module_db_url, data_dir, dict(DEFAULT_SETTINGS), name="server", shared=True)
@@ -167,13 +171,31 @@ def console() -> Console:
     return Console()
 
 
-@pytest.fixture
-def page(browser, dashboard, console) -> Iterator[Page]:
-    """A fresh browser context on the module's server (``page.goto("/")`` works)."""
-    context = browser.new_context(base_url=dashboard.url, viewport={"width": 1280, "height": 900})
-    pg = context.new_page()
-    pg.set_default_timeout(TIMEOUT_MS)
+@pytest.fixture(scope="module")
+def session_cookies(browser, dashboard) -> list[dict[str, Any]]:
+    """The cookies of one dashboard session, opened with the superuser's API token as the
+    sign-in page's form would (once per module: sign-ins are rate-limited per address)."""
+    context = browser.new_context(base_url=dashboard.url)
+    try:
+        response = context.request.post("/login", form={"token": dashboard.server.token,
+                                                        "next": "/"}, max_redirects=0)
+        assert response.status == 303, (response.status, response.text()[:500])
+        cookies = context.cookies()
+    finally:
+        context.close()
+    assert {c["name"] for c in cookies} >= {"optrack_session", "optrack_csrf"}, cookies
+    return cookies
 
+
+def new_context(browser: Browser, dashboard: Dashboard, cookies: list[dict[str, Any]] = ()):
+    context = browser.new_context(base_url=dashboard.url, viewport={"width": 1280, "height": 900})
+    if cookies:
+        context.add_cookies(list(cookies))
+    return context
+
+
+def watch(pg: Page, console: Console) -> Page:
+    """Collect ``pg``'s console errors and uncaught exceptions into ``console``."""
     def on_console(message):
         if message.type == "error" and not any(p.search(message.text) for p in BENIGN_CONSOLE):
             where = message.location or {}
@@ -182,6 +204,15 @@ def page(browser, dashboard, console) -> Iterator[Page]:
 
     pg.on("console", on_console)
     pg.on("pageerror", lambda exc: console.errors.append(f"page error at {pg.url}: {exc}"))
+    pg.set_default_timeout(TIMEOUT_MS)
+    return pg
+
+
+@pytest.fixture
+def page(browser, dashboard, session_cookies, console) -> Iterator[Page]:
+    """A fresh, signed-in browser context on the module's server (``page.goto("/")`` works)."""
+    context = new_context(browser, dashboard, session_cookies)
+    pg = watch(context.new_page(), console)
     try:
         yield pg
     finally:
@@ -218,12 +249,14 @@ def traces(page: Page, selector: str) -> list[dict[str, Any]]:
 def wait_for_traces(page: Page, selector: str, count: int) -> list[dict[str, Any]]:
     """Wait until the chart has exactly ``count`` traces; return them."""
     page.wait_for_function("([sel, n]) => { const node = document.querySelector(sel);"
-                           " return !!node && Array.isArray(node.data) && node.data.length === n; }",
-                           arg=[selector, count])
+                           " return !!node && Array.isArray(node.data)"
+                           " && node.data.length === n; }", arg=[selector, count])
     return traces(page, selector)
 
 
 def row_ids(page: Page, selector: str, attribute: str) -> list[str]:
-    return page.eval_on_selector_all(selector, f"rows => rows.map(r => r.getAttribute('{attribute}'))")
+    return page.eval_on_selector_all(selector,
+                                     "(rows, name) => rows.map(r => r.getAttribute(name))",
+                                     attribute)
 
 

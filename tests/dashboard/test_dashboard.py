@@ -2,8 +2,9 @@
 every view opens and renders what the API holds; filters change the runs table and the charts;
 the curves chart has one trace per run shown; two selected runs are compared field by field;
 the new-experiment form shows the API's validation error next to the field; a submitted
-experiment's run is seen running with a progress bar and then succeeding, without a reload.
-Each view's screenshot is saved under test-output/dashboard/<engine>/."""
+experiment's run is seen running with a progress bar and then succeeding, without a reload;
+without a session every view leads to the sign-in page. Each view's screenshot is saved under
+test-output/dashboard/<engine>/."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from urllib.parse import parse_qs, urlparse
 
 from playwright.sync_api import Page, expect
 
-from .conftest import (FAILED_ERROR, GRID, LIVE_TIMEOUT_MS, PATHS, open_view, row_ids, shot,
-                       traces, wait_for_traces)
+from .conftest import (FAILED_ERROR, GRID, LIVE_TIMEOUT_MS, PATHS, READY, new_context,
+                       open_view, row_ids, shot, traces, wait_for_traces, watch)
 
 RUN_ROWS = "#runs-table tbody tr[data-run-id]"
 
@@ -28,6 +29,46 @@ def experiment_rows(page: Page) -> list[str]:
 
 def grid_ids(dashboard, *picks: tuple[str, float]) -> set[str]:
     return {dashboard.run_named(GRID["name"], opt, lr)["id"] for opt, lr in picks}
+
+
+# -- signing in ---------------------------------------------------------------------------------
+
+def test_sign_in_keeps_the_view_and_sign_out_ends_the_session(browser, dashboard, console):
+    """Without a session every view leads to the sign-in page; an API token pasted there opens
+    the view asked for (query string included); signing out ends the session."""
+    console.allow(r"status of 401")  # the wrong token's answer, and the API after signing out
+    eid = dashboard.experiments[GRID["name"]]
+    context = new_context(browser, dashboard)  # no cookies
+    page = watch(context.new_page(), console)
+    try:
+        page.goto(f"/experiments/{eid}?metric=train_loss")
+        page.wait_for_url("**/login?**")
+        assert query(page) == {"next": f"/experiments/{eid}?metric=train_loss"}
+        expect(page.locator("#nav-experiments")).to_have_count(0)
+        page.fill("#token", "not-a-token")
+        page.click("#sign-in")
+        expect(page.locator("#login-error")).to_contain_text("unknown")
+        shot(page, dashboard, "login")
+
+        page.fill("#token", dashboard.server.token)
+        page.click("#sign-in")
+        page.wait_for_url(f"**/experiments/{eid}?metric=train_loss")
+        page.wait_for_selector(READY, state="attached")
+        me = dashboard.server.api.get("/api/v1/me")
+        assert me.status_code == 200, me.text
+        expect(page.locator("#user-name")).to_have_text(me.json()["name"])
+        expect(page.locator("#metric-select")).to_have_value("train_loss")
+        expect(page.locator(RUN_ROWS)).to_have_count(4)
+        assert page.request.get("/api/v1/experiments").status == 200  # the session's cookie
+
+        page.click("#logout")
+        page.wait_for_url("**/login")
+        assert page.request.get("/api/v1/experiments").status == 401
+        page.goto("/")
+        page.wait_for_url("**/login?next=%2F")
+    finally:
+        context.close()
+    assert not console.unexpected(), console.unexpected()
 
 
 # -- experiments -------------------------------------------------------------------------------
@@ -136,7 +177,8 @@ def test_filtering_runs_changes_table_and_curves(page, dashboard, console):
 
     # the filter is in the URL: a reload shows the same runs
     open_view(page, page.url)
-    expect(page.locator("#run-filter")).to_have_value("optimizer.lr < 0.05 and metrics.val_loss > 0")
+    expect(page.locator("#run-filter")).to_have_value(
+        "optimizer.lr < 0.05 and metrics.val_loss > 0")
     expect(page.locator(RUN_ROWS)).to_have_count(3)
 
     # an invalid filter: the query language's message, no runs
@@ -160,21 +202,23 @@ def test_metric_log_scale_and_sort_are_kept_in_the_url(page, dashboard):
     wait_for_traces(page, "#curves", 4)
 
     page.select_option("#metric-select", "train_loss")
-    page.wait_for_function("document.getElementById('curves').layout.yaxis.title.text === 'train_loss'")
+    page.wait_for_function(
+        "document.getElementById('curves').layout.yaxis.title.text === 'train_loss'")
     # train_loss is logged every step: steps 1..4 for every run
     assert all(t["x"] == [1, 2, 3, 4] for t in traces(page, "#curves"))
+    # smoothing: a debiased moving average (the first value is kept), undone at 0
     raw = {t["run"]: t["y"] for t in traces(page, "#curves")}
+    last_is = "([raw, same]) => (document.getElementById('curves').data[0].y[3] === raw) === same"
+    first = traces(page, "#curves")[0]["run"]
     page.fill("#smoothing", "0.6")
     expect(page.locator("#smoothing-value")).to_have_text("0.6")
     assert query(page)["smooth"] == "0.6"
-    page.wait_for_function("(() => { const t = document.getElementById('curves').data[0];"
-                           " return t.y[3] !== undefined && t.y[3] !== %r; })()"
-                           % raw[traces(page, "#curves")[0]["run"]][3])
-    for t in traces(page, "#curves"):  # a debiased moving average: the first value is kept
+    page.wait_for_function(last_is, arg=[raw[first][3], False])
+    for t in traces(page, "#curves"):
         assert t["y"][0] == raw[t["run"]][0] and t["y"][1:] != raw[t["run"]][1:], (t, raw)
     page.fill("#smoothing", "0")
-    page.wait_for_function("(() => { const t = document.getElementById('curves').data[0];"
-                           " return t.y[3] === %r; })()" % raw[traces(page, "#curves")[0]["run"]][3])
+    page.wait_for_function(last_is, arg=[raw[first][3], True])
+    assert {t["run"]: t["y"] for t in traces(page, "#curves")} == raw
     page.check("#log-scale")
     page.wait_for_function("document.getElementById('curves').layout.yaxis.type === 'log'")
     page.locator('#runs-table thead th[data-key="config:optimizer.lr"]').click()
@@ -283,14 +327,16 @@ def test_run_view_of_a_succeeded_run(page, dashboard):
     expect(page.locator('#run-config tr[data-field="optimizer.name"] td')).to_have_text("adam")
     expect(page.locator('#run-config tr[data-field="optimizer.lr"] td')).to_have_text("0.01")
     expect(page.locator('#run-config tr[data-field="dataset.name"] td')).to_have_text("spiral")
-    expect(page.locator('#run-config tr[data-field="summary.outcome"] td')).to_have_text("succeeded")
+    expect(page.locator('#run-config tr[data-field="summary.outcome"] td')).to_have_text(
+        "succeeded")
     expect(page.locator("#attempts tbody tr[data-attempt]")).to_have_count(1)
     expect(page.locator('#attempts tr[data-attempt="1"]')).to_contain_text("succeeded")
     keys = row_ids(page, "#metric-charts .metric-chart[data-key]", "data-key")
     assert {"train_loss", "val_loss", "val_accuracy", "lr", "grad_norm", "step_time"} <= set(keys)
     loss = traces(page, '#metric-charts .metric-chart[data-key="train_loss"]')
     assert len(loss) == 1 and loss[0]["x"] == [1, 2, 3, 4]
-    assert loss[0]["y"] == dashboard.server.history(run["id"], ["train_loss"])["train_loss"]["values"]
+    stored = dashboard.server.history(run["id"], ["train_loss"])["train_loss"]
+    assert loss[0]["y"] == stored["values"]
     shot(page, dashboard, "run")
 
     # add it to the compare selection from here
