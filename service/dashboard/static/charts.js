@@ -96,14 +96,24 @@ const Charts = (() => {
     return ["val_loss", "train_loss", "f", "loss"].find((k) => keys.includes(k)) || keys[0] || "";
   }
 
-  // flattened config paths whose values differ between runs (seeds included)
+  // flattened config paths whose values differ among the runs that have them (seeds included;
+  // a field only some optimizers have is not a difference by itself)
   function varyingFields(runs) {
     const flats = runs.map((r) => OT.flatten(r.config));
     const paths = new Set(flats.flatMap(Object.keys));
     return [...paths].filter((p) => {
-      const values = new Set(flats.map((f) => JSON.stringify(f[p])));
+      const values = new Set(flats.filter((f) => p in f).map((f) => JSON.stringify(f[p])));
       return values.size > 1;
     }).sort();
+  }
+
+  // runs in the catalog's optimizer order, then by name: legends read SGD, Momentum, …
+  function byOptimizer(runs) {
+    const rank = (r) => {
+      const i = OPTIMIZER_ORDER.indexOf(optimizerOf(r));
+      return i < 0 ? OPTIMIZER_ORDER.length : i;
+    };
+    return [...runs].sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name, undefined, { numeric: true }));
   }
 
   function fillSelect(select, keys, chosen) {
@@ -119,5 +129,5 @@ const Charts = (() => {
   }
 
   return { color, smooth, series, shortName, optimizerOf, curveTraces, layout, metricKeys, defaultMetric,
-           varyingFields, fillSelect, draw, MAX_POINTS };
+           varyingFields, byOptimizer, fillSelect, draw, MAX_POINTS };
 })();

@@ -128,7 +128,7 @@
     view.sort = key;
     state.set({ sort: key === "name" ? null : key, desc: view.desc });
     renderRuns();
-    loadSeries([]).then(renderCharts);
+    loadSeries([]).then(renderCharts).catch((err) => OT.showError($("filter-error"), err));
   }
 
   function renderCurves() {

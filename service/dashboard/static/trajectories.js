@@ -64,7 +64,7 @@
       byFunction.get(model.function).push(run);
     }
     $("trajectories-empty").hidden = byFunction.size > 0;
-    await Promise.all([...byFunction].map(([fn, members]) => draw(fn, members)));
+    await Promise.all([...byFunction].map(([fn, members]) => draw(fn, Charts.byOptimizer(members))));
   }
 
   render().then(() => {
