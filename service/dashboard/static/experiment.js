@@ -71,7 +71,8 @@
         cols.map((f) => el("td", {}, OT.num(flat[f]))), el("td", { class: "num" }, r.runs),
         keys.map((k) => {
           const m = r.metrics[k];
-          return el("td", { class: "num" }, m.n ? `${OT.num(m.mean)} ± ${OT.num(m.std)}` : "–");
+          const text = m.n > 1 ? `${OT.num(m.mean)} ± ${OT.num(m.std)}` : m.n ? OT.num(m.mean) : "–";
+          return el("td", { class: "num", title: `${m.n} seed(s)` }, text);
         }),
         el("td", {}, r.best_run_id
           ? el("a", { href: `/runs/${r.best_run_id}` }, `by ${r.best_by}`) : "–"));
