@@ -491,7 +491,7 @@ def short(name: str, base: str) -> str:
 
 
 def breakdown(t: dict, base: str) -> list[str]:
-    """Lines describing one instrumented cold load."""
+    """Lines describing one instrumented load."""
     lines = [f"HTML response end {t['responseEnd']:.0f} ms, DOMContentLoaded "
              f"{t['domContentLoaded']:.0f} ms, load {t['load']:.0f} ms, ready "
              f"{t['ready']:.0f} ms"]

@@ -46,6 +46,18 @@ def store(session: Session, run: Run, data: bytes, step: int, data_dir: Path,
     return sha
 
 
+def orphaned(session: Session, shas: set[str]) -> set[str]:
+    """Those of ``shas`` no run points at any more (after their runs were deleted)."""
+    used = set(session.scalars(select(Run.checkpoint_sha).where(Run.checkpoint_sha.in_(shas))))
+    return shas - used
+
+
+def remove(data_dir: Path, shas: set[str]) -> None:
+    """Delete blobs (call after the commit that removed their last runs)."""
+    for sha in shas:
+        (_dir(data_dir) / sha).unlink(missing_ok=True)
+
+
 def load(run: Run, data_dir: Path) -> bytes:
     if not run.checkpoint_sha:
         raise NotFound(f"run {run.id!r} has no checkpoint")

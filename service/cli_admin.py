@@ -61,7 +61,7 @@ def users_list(database_url: str = DB, data_dir: str = DATA) -> None:
         table = Table("user", "superuser", "created")
         for u in session.scalars(select(User).order_by(User.name)):
             table.add_row(u.name, "yes" if u.superuser else "", f"{u.created_at:%Y-%m-%d %H:%M}")
-    Console().print(table)
+    _print(table)
 
 
 @projects_app.command("add")
@@ -103,7 +103,8 @@ def tokens_create(user: str,
         projects = [admin.get_project(session, p) for p in project] if project else None
         row, secret = admin.create_token(session, "cli", admin.get_user(session, user), name,
                                          scope, projects, expires_days)
-    typer.echo(f"token {row.prefix}… for {user} ({', '.join(sorted(scope))}); keep it now, "
+        prefix = row.prefix
+    typer.echo(f"token {prefix}… for {user} ({', '.join(sorted(scope))}); keep it now, "
                f"it is not stored:", err=True)
     typer.echo(secret)
 
@@ -123,7 +124,7 @@ def tokens_list(user: str = typer.Option(None), database_url: str = DB,
                                                                     for p in t.projects),
                           f"{t.expires_at:%Y-%m-%d}" if t.expires_at else "",
                           f"{t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "")
-    Console().print(table)
+    _print(table)
 
 
 @tokens_app.command("revoke")
@@ -141,6 +142,14 @@ def login_link(user: str = typer.Argument("admin"),
     with _session(database_url, data_dir) as session:
         code = bootstrap.login_code(session, admin.get_user(session, user))
     typer.echo(f"{url.rstrip('/')}/login?code={code}")
+
+
+def _print(table: Table) -> None:
+    """Whole cells even when piped (ids must survive to be pasted into ``tokens revoke``)."""
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=250)
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select, update
 
-from . import audit
+from . import audit, checkpoints
 from .auth import Principal
 from .errors import Conflict, NotFound
 from .models import Experiment, Run, RunAttempt, RunStatus, utcnow
@@ -60,15 +60,20 @@ def restore(session, user: Principal, experiment_id: str) -> Experiment:
     return experiment
 
 
-def purge(session, user: Principal, experiment_id: str) -> None:
+def purge(session, user: Principal, experiment_id: str) -> set[str]:
+    """Delete the experiment, its runs and their metrics; returns the checkpoint blobs no run
+    uses any more, for the caller to remove once the deletion is committed."""
     user.require_scope("admin")
     experiment = session.get(Experiment, experiment_id)
     if experiment is not None and experiment.deleted_at is None:
         user.check(experiment.project_id, "admin", f"experiment {experiment_id!r}")
         raise Conflict(f"experiment {experiment_id!r} is not deleted; delete it before purging")
     experiment = get_experiment(session, user, experiment_id, "admin", deleted=True)
-    run_ids = list(session.scalars(select(Run.id).where(Run.experiment_id == experiment.id)))
+    rows = session.execute(select(Run.id, Run.checkpoint_sha)
+                           .where(Run.experiment_id == experiment.id)).all()
     session.execute(delete(Run).where(Run.experiment_id == experiment.id))
     session.delete(experiment)
+    session.flush()
     audit.record(session, user, "experiment.purge", experiment.project_id, experiment.id,
-                 name=experiment.name, runs=len(run_ids))
+                 name=experiment.name, runs=len(rows))
+    return checkpoints.orphaned(session, {sha for _, sha in rows if sha})

@@ -32,7 +32,7 @@ def writable_project(session: Session, user, name: str) -> str:
     """The id of project ``name`` where ``user`` may submit (member or admin); 404 when they
     cannot see it. A superuser's first write to a new project name creates it."""
     pid = project_id(session, name)
-    if pid is None and user.superuser and user.token_projects is None:
+    if pid is None and user.root:
         pid = project_id(session, name, create=True)
         audit.record(session, user, "project.create", pid, name)
     if pid is None:

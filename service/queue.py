@@ -107,9 +107,9 @@ def rescue_expired(session: Session, settings: Settings, now: datetime | None = 
 def holding(session: Session, run_id: str, attempt: int, worker,
             allow_cancelled: bool = False) -> Run:
     """The run, locked, if ``attempt`` of this worker token still holds its lease; LeaseLost
-    otherwise, or NotFound when the run is in a project the token cannot see."""
+    otherwise, or NotFound when there is no such run in a project the token can see."""
     run = session.scalar(select(Run).where(Run.id == run_id).with_for_update())
-    if run is not None and worker.role(run.project_id) is None:
+    if run is None or worker.role(run.project_id) is None:  # the same answer for both
         raise NotFound(f"run {run_id!r} not found")
     if run is not None and run.lease_token_id != worker.token_id:
         raise LeaseLost(f"run {run_id!r} is not leased with this token")

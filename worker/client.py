@@ -22,7 +22,8 @@ GIVE_UP_AFTER = 600.0  # seconds of continuous failure before an error is raised
 
 
 class LeaseLost(Exception):
-    """The server says this attempt no longer holds the run (409)."""
+    """The server says this attempt no longer holds the run (409), or that the run is not
+    there for this token (404)."""
 
 
 class ServerError(Exception):
@@ -89,7 +90,9 @@ class ApiClient:
             try:
                 response = self.http.request(method, url, timeout=timeout or httpx.USE_CLIENT_DEFAULT,
                                              **kw)
-                if response.status_code == 409:
+                if response.status_code == 409 or (response.status_code == 404
+                                                   and "/worker/runs/" in url):
+                    # 404: the run is gone (purged) or not this token's to touch
                     raise LeaseLost(response.json()["error"]["message"])
                 if response.status_code < 500:
                     if response.status_code >= 400:

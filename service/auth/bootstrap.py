@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Project, User
@@ -17,11 +17,15 @@ ADMIN_SCOPES = ["read", "write", "admin"]
 
 
 def ensure_admin(session: Session, name: str = "admin") -> tuple[User, str | None]:
-    """The first superuser, created with the ``default`` project and an API token when there
-    are no users yet. Returns the user and the new token's secret (None if it existed)."""
-    if session.scalar(select(func.count()).select_from(User)):
-        user = session.scalar(select(User).where(User.superuser.is_(True)).order_by(User.created_at))
-        return user, None
+    """The first superuser, created with the ``default`` project and an API token when there is
+    no superuser yet. Returns the user and the new token's secret (None if it existed)."""
+    existing = session.scalar(select(User).where(User.superuser.is_(True))
+                              .order_by(User.created_at).limit(1))
+    if existing is not None:
+        return existing, None
+    taken = set(session.scalars(select(User.name).where(User.name.startswith(name))))
+    name = next(n for n in [name, *(f"{name}-{i}" for i in range(1, len(taken) + 2))]
+                if n not in taken)  # "admin", or "admin-1" if a plain user is called admin
     user = admin.add_user(session, "cli", name, superuser=True)
     project = session.scalar(select(Project).where(Project.name == "default"))
     if project is None:

@@ -48,6 +48,12 @@ class Principal:
     token_projects: frozenset[str] | None  # the token's own limit, if any
     csrf: str | None = None
 
+    @property
+    def root(self) -> bool:
+        """A superuser whose token is not limited to some projects: the server-wide views
+        (users, every token, audit entries of no project) are theirs alone."""
+        return self.superuser and self.token_projects is None
+
     def role(self, project_id: str) -> str | None:
         if self.token_projects is not None and project_id not in self.token_projects:
             return None

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from functools import lru_cache
 from pathlib import Path
@@ -15,6 +16,12 @@ from fastapi.staticfiles import StaticFiles
 STATIC_DIR = Path(__file__).parent / "static"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 CACHE = "public, max-age=86400"
+
+
+@lru_cache(maxsize=1)
+def _plotly_gzip() -> bytes:
+    """plotly.min.js compressed once (4.6 MiB → about 1.4 MiB on the wire)."""
+    return gzip.compress(PLOTLY_JS.read_bytes(), compresslevel=6, mtime=0)
 
 
 @lru_cache(maxsize=1)
@@ -35,9 +42,12 @@ def mount(app: FastAPI) -> None:
     @app.get("/static/vendor/plotly.min.js", include_in_schema=False)
     def plotly_js(request: Request) -> Response:
         etag = _plotly_etag()
+        headers = {"cache-control": CACHE, "etag": etag, "vary": "accept-encoding"}
         if request.headers.get("if-none-match") == etag:
-            return Response(status_code=304, headers={"etag": etag})
-        return FileResponse(PLOTLY_JS, media_type="text/javascript",
-                            headers={"cache-control": CACHE, "etag": etag})
+            return Response(status_code=304, headers=headers)
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            return Response(_plotly_gzip(), media_type="text/javascript",
+                            headers={**headers, "content-encoding": "gzip"})
+        return FileResponse(PLOTLY_JS, media_type="text/javascript", headers=headers)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

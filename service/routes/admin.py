@@ -18,8 +18,8 @@ READ, WRITE, ADMIN = scope("read"), scope("write"), scope("admin")
 
 
 def _superuser(user: Principal) -> None:
-    if not user.superuser:
-        raise Forbidden("only a superuser may do this")
+    if not user.root:
+        raise Forbidden("only a superuser may do this (with a token not limited to projects)")
 
 
 @router.get("/me", response_model=Me, dependencies=[READ])
@@ -147,7 +147,7 @@ def create_token(body: TokenCreate, request: Request, session: WriteSession,
 def revoke_token(token_id: str, session: WriteSession, user: CurrentUser) -> Response:
     """Revoke a token at once (yours; any for a superuser)."""
     token = admin.find_token(session, token_id)
-    if token.user_id != user.user_id and not user.superuser:
+    if token.user_id != user.user_id and not user.root:
         raise NotFound(f"token {token_id!r} not found")
     admin.revoke_token(session, user, token)
     session.commit()
@@ -166,7 +166,7 @@ def audit_log(session: ReadSession, settings: SettingsDep, user: CurrentUser,
         raise InvalidInput.field("limit", f"must be <= {settings.max_page_size}")
     allowed = user.where(AuditEntry.project_id, "admin")
     stmt = select(AuditEntry).where(or_(allowed, AuditEntry.project_id.is_(None))
-                                    if user.superuser else allowed)
+                                    if user.root else allowed)
     if project is not None:
         stmt = stmt.where(AuditEntry.project_id == _project(session, user, project, "admin").id)
     if action is not None:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import func, select, tuple_
 
-from .. import audit, export, lifecycle, metrics_store
+from .. import audit, checkpoints, export, lifecycle, metrics_store
 from ..auth import CurrentUser, scope
 from ..deps import ReadSession, SettingsDep, WriteSession
 from ..errors import InvalidInput
@@ -136,11 +136,13 @@ def restore_experiment(experiment_id: str, session: WriteSession,
 
 
 @router.post("/{experiment_id}/purge", status_code=204)
-def purge_experiment(experiment_id: str, session: WriteSession, user: CurrentUser) -> None:
-    """Remove a soft-deleted experiment for good, with its runs and metrics (project admins;
-    409 unless it was deleted first)."""
-    lifecycle.purge(session, user, experiment_id)
+def purge_experiment(experiment_id: str, session: WriteSession, user: CurrentUser,
+                     settings: SettingsDep) -> None:
+    """Remove a soft-deleted experiment for good, with its runs, metrics and checkpoints
+    (project admins; 409 unless it was deleted first)."""
+    unused = lifecycle.purge(session, user, experiment_id)
     session.commit()
+    checkpoints.remove(settings.data_dir, unused)
 
 
 def _views(session, experiments: list[Experiment]) -> list[ExperimentOut]:

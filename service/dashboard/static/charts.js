@@ -71,7 +71,9 @@ const Charts = (() => {
       seen.add(group);
       return {
         type: "scatter", mode: "lines", x: s.steps, y: smooth(s.values, smoothing),
-        name: label(run), legendgroup: group, legendgrouptitle: first ? { text: group } : undefined,
+        // one legend entry per group (clicking it hides the group): a legend of 100 runs
+        // costs more to draw than their curves
+        name: label(run), legendgroup: group, showlegend: first,
         line: { color: color(group), width: 1.5 }, customdata: [run.id],
         hovertemplate: `${label(run).replace(/%/g, "%%")}<br>step %{x}<br>${key} %{y}<extra></extra>`,
       };
@@ -99,7 +101,7 @@ const Charts = (() => {
   // flattened config paths whose values differ among the runs that have them (seeds included;
   // a field only some optimizers have is not a difference by itself)
   function varyingFields(runs) {
-    const flats = runs.map((r) => OT.flatten(r.config));
+    const flats = runs.map((r) => (r.id ? OT.flat(r) : OT.flatten(r.config)));
     const paths = new Set(flats.flatMap(Object.keys));
     return [...paths].filter((p) => {
       const values = new Set(flats.filter((f) => p in f).map((f) => JSON.stringify(f[p])));
@@ -124,10 +126,31 @@ const Charts = (() => {
     if (chosen && keys.includes(chosen)) select.value = chosen;
   }
 
-  function draw(node, traces, lay) {
+  // plotly.js loads after the page's scripts (templates/plots.html): drawing waits for it
+  let plotlyLoaded;
+  const plotly = new Promise((resolve) => { plotlyLoaded = resolve; });
+  if (window.Plotly) plotlyLoaded();
+
+  async function draw(node, traces, lay) {
+    await plotly;
     return Plotly.react(node, traces, lay, CONFIG);
   }
 
+  async function purge(node) {
+    await plotly;
+    Plotly.purge(node);
+  }
+
+  // run `fn` when the browser is idle (charts below the fold must not delay the page)
+  function later(fn) {
+    return new Promise((resolve) => {
+      const run = () => Promise.resolve().then(fn).then(resolve, resolve);
+      if (window.requestIdleCallback) requestIdleCallback(run, { timeout: 500 });
+      else setTimeout(run, 50);
+    });
+  }
+
   return { color, smooth, series, shortName, optimizerOf, curveTraces, layout, metricKeys, defaultMetric,
-           varyingFields, byOptimizer, fillSelect, draw, MAX_POINTS };
+           varyingFields, byOptimizer, fillSelect, draw, purge, later, MAX_POINTS,
+           plotlyLoaded: () => plotlyLoaded() };
 })();

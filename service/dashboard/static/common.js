@@ -126,6 +126,14 @@ const OT = (() => {
     return out;
   }
 
+  // a run's config, flattened once (tables sort and filter on it many times)
+  const flats = new WeakMap();
+  function flat(run) {
+    const config = run.config || {};
+    if (!flats.has(config)) flats.set(config, flatten(config));
+    return flats.get(config);
+  }
+
   const ACTIVE = new Set(["queued", "running"]);
 
   function statusCell(run) {
@@ -194,6 +202,6 @@ const OT = (() => {
   });
   window.addEventListener("storage", () => selection.render());
 
-  return { api, ApiError, allRuns, state, el, num, value, when, duration, flatten, ACTIVE,
+  return { api, ApiError, allRuns, state, el, num, value, when, duration, flatten, flat, ACTIVE,
            statusCell, selection, poll, showError };
 })();

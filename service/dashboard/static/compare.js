@@ -54,16 +54,15 @@
   }
 
   async function renderCurves() {
-    if (!view.runs.length || !view.metric) { Plotly.purge($("curves")); return; }
+    if (!view.runs.length || !view.metric) return Charts.purge($("curves"));
     view.series = await Charts.series(view.runs.map((r) => r.id), [view.metric]);
-    drawCurves();
+    return drawCurves();
   }
 
   function drawCurves() {
     const traces = Charts.curveTraces(view.runs, view.series, view.metric,
       { smoothing: view.smoothing, colorBy: (r) => r.id, label });
-    for (const t of traces) { t.legendgrouptitle = undefined; }
-    Charts.draw($("curves"), traces, Charts.layout(view.metric, {
+    return Charts.draw($("curves"), traces, Charts.layout(view.metric, {
       xaxis: { title: { text: "step" } },
       yaxis: { title: { text: view.metric }, type: view.log ? "log" : "linear" } }));
   }

@@ -66,7 +66,7 @@
       cols.map((f) => el("th", {}, f)), el("th", { class: "num" }, "runs"),
       keys.map((k) => el("th", { class: "num" }, k)), el("th", {}, "best run")));
     $("summary-table").tBodies[0].replaceChildren(...rows.map((r) => {
-      const flat = OT.flatten(r.config);
+      const flat = OT.flatten(r.config);  // summary rows are configs, not runs
       return el("tr", {},
         cols.map((f) => el("td", {}, OT.num(flat[f]))), el("td", { class: "num" }, r.runs),
         keys.map((k) => {
@@ -87,14 +87,15 @@
       { key: "status", label: "status", get: (r) => r.status },
       { key: "optimizer", label: "optimizer", get: Charts.optimizerOf },
       ...fields.map((f) => ({ key: `config:${f}`, label: f, num: true,
-                              get: (r) => OT.flatten(r.config)[f] })),
+                              get: (r) => OT.flat(r)[f] })),
       ...keys.map((k) => ({ key: `metric:${k}`, label: k, num: true,
                             get: (r) => OT.value(r.metrics[k]) })),
     ];
   }
 
   function sortedRuns() {
-    const col = columns().find((c) => c.key === view.sort) || columns()[0];
+    const cols = columns();
+    const col = cols.find((c) => c.key === view.sort) || cols[0];
     const sign = view.desc ? -1 : 1;
     const rank = (v) => (v === undefined || v === null || Number.isNaN(v) ? 1 : 0);
     return [...view.runs].sort((a, b) => {
@@ -136,7 +137,7 @@
     const shown = sortedRuns().slice(0, MAX_CURVES);
     const traces = Charts.curveTraces(shown, view.series, view.metric, { smoothing: view.smoothing });
     const note = view.runs.length > MAX_CURVES ? ` (first ${MAX_CURVES} of ${view.runs.length} runs)` : "";
-    Charts.draw($("curves"), traces, Charts.layout(`${view.metric}${note}`, {
+    return Charts.draw($("curves"), traces, Charts.layout(`${view.metric}${note}`, {
       xaxis: { title: { text: "step" } },
       yaxis: { title: { text: view.metric }, type: view.log ? "log" : "linear" },
     }));
@@ -153,10 +154,12 @@
       const t = groups.get(g);
       t.x.push(lr); t.y.push(y); t.text.push(run.name); t.ids.push(run.id);
     }
-    const traces = [...groups].map(([g, t]) => ({ type: "scatter", mode: "markers", name: g,
+    const order = Charts.byOptimizer([...groups.keys()].map((g) => ({ name: g, config: { optimizer: { name: g } } })))
+      .map((r) => r.name);
+    const traces = order.map((g) => [g, groups.get(g)]).map(([g, t]) => ({ type: "scatter", mode: "markers", name: g,
       x: t.x, y: t.y, text: t.text, customdata: t.ids, marker: { color: Charts.color(g), size: 8 },
       hovertemplate: "%{text}<br>lr %{x}<br>%{y}<extra></extra>" }));
-    Charts.draw($("lr-plot"), traces, Charts.layout(`final ${view.metric} vs learning rate`, {
+    return Charts.draw($("lr-plot"), traces, Charts.layout(`final ${view.metric} vs learning rate`, {
       xaxis: { type: "log", title: { text: "learning rate" } },
       yaxis: { title: { text: view.metric }, type: view.log ? "log" : "linear" },
     }));
@@ -166,17 +169,18 @@
     const runs = view.runs.filter((r) => Number.isFinite(OT.value(r.metrics[view.metric])));
     const dims = Charts.varyingFields(runs).map((f) => dimension(f, runs)).filter(Boolean);
     const values = runs.map((r) => OT.value(r.metrics[view.metric]));
-    if (!runs.length) { Plotly.purge($("parcoords")); return; }
+    if (!runs.length) return Charts.purge($("parcoords"));
     dims.push({ label: view.metric, values });
-    Charts.draw($("parcoords"), [{ type: "parcoords", dimensions: dims,
+    return Charts.draw($("parcoords"), [{ type: "parcoords", dimensions: dims,
       line: { color: values, colorscale: "Viridis", showscale: true } }],
-    Charts.layout(`hyperparameters → ${view.metric}`, { margin: { l: 60, r: 60, t: 70, b: 30 } }));
+    Charts.layout(`hyperparameters → ${view.metric}`, { margin: { l: 60, r: 60, t: 90, b: 30 },
+                                                        title: { text: `hyperparameters → ${view.metric}`, y: 0.98, font: { size: 14 } } }));
   }
 
   // a parallel-coordinates axis for a config field: numbers (log10 when they span decades)
   // or categories
   function dimension(field, runs) {
-    const raw = runs.map((r) => OT.flatten(r.config)[field]);
+    const raw = runs.map((r) => OT.flat(r)[field]);
     if (raw.every((v) => typeof v === "number")) {
       const positive = raw.every((v) => v > 0);
       const span = positive ? Math.max(...raw) / Math.min(...raw) : 0;
@@ -189,10 +193,12 @@
              tickvals: names.map((_, i) => i), ticktext: names.map((n) => n.replace(/^"|"$/g, "")) };
   }
 
+  // the curves and the lr plot, then — when the browser is idle — the parallel coordinates
+  // (WebGL; with software rendering it costs more than everything else on the page)
   function renderCharts() {
-    renderCurves();
-    renderLr();
-    renderParcoords();
+    const main = Promise.all([renderCurves(), renderLr()]);
+    view.parcoords = main.then(() => Charts.later(renderParcoords));
+    return main;
   }
 
   function chooseMetric() {
@@ -206,8 +212,7 @@
     view.metric = e.target.value;
     state.set({ metric: view.metric });
     await loadSeries([]);
-    renderRuns();
-    renderCharts();
+    await renderCharts();
   });
   $("log-scale").addEventListener("change", (e) => {
     view.log = e.target.checked; state.set({ log: view.log }); renderCurves(); renderLr();
@@ -238,7 +243,7 @@
     if (all) view.seriesKey = null;
     await loadSeries(changed);
     renderRuns();
-    renderCharts();
+    await renderCharts();
   }
 
   async function start() {

@@ -50,7 +50,7 @@
       line: { width: 10, color: a.outcome === "succeeded" ? "#067647" : a.outcome ? "#b54708" : "#2563eb" },
       hovertemplate: `attempt ${a.attempt} on ${a.worker_id}: ${a.outcome || "running"}<extra></extra>`,
     }));
-    Charts.draw($("attempts-timeline"), traces, Charts.layout("", {
+    await Charts.draw($("attempts-timeline"), traces, Charts.layout("", {
       showlegend: false, height: 60 + 30 * attempts.length, margin: { l: 40, r: 20, t: 10, b: 30 },
       xaxis: { type: "date" }, yaxis: { autorange: "reversed" } }));
   }
@@ -58,6 +58,7 @@
   async function renderMetrics() {
     const { series } = await api(`/api/v1/runs/${runId}/metrics?max_points=${Charts.MAX_POINTS}`);
     const box = $("metric-charts");
+    const drawn = [];
     for (const s of series) {
       let node = box.querySelector(`.metric-chart[data-key="${CSS.escape(s.key)}"]`);
       if (!node) {
@@ -65,10 +66,11 @@
         box.append(node);
       }
       const note = s.downsampled ? ` (${s.steps.length} of ${s.total_points} points)` : "";
-      Charts.draw(node, [{ type: "scatter", mode: s.steps.length > 1 ? "lines" : "markers",
+      drawn.push(Charts.draw(node, [{ type: "scatter", mode: s.steps.length > 1 ? "lines" : "markers",
         x: s.steps, y: s.values.map(OT.value), name: s.key, line: { width: 1.5 } }],
-      Charts.layout(`${s.key}${note}`, { xaxis: { title: { text: "step" } }, showlegend: false }));
+      Charts.layout(`${s.key}${note}`, { xaxis: { title: { text: "step" } }, showlegend: false })));
     }
+    await Promise.all(drawn);
     if (!series.length && !box.children.length) box.append(el("p", { class: "muted" }, "No metrics logged yet."));
     else box.querySelectorAll("p.muted").forEach((p) => p.remove());
   }

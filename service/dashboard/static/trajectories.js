@@ -49,7 +49,7 @@
       node = el("div", { class: "chart trajectory-plot", dataset: { function: fn }, style: "min-height:560px" });
       $("trajectory-plots").append(node);
     }
-    Charts.draw(node, traces, Charts.layout(`${fn}: f(x, y) = ${s.formula}`, {
+    await Charts.draw(node, traces, Charts.layout(`${fn}: f(x, y) = ${s.formula}`, {
       height: 560, xaxis: { range: [s.x[0], s.x[s.x.length - 1]], title: { text: "x" } },
       yaxis: { range: [s.y[0], s.y[s.y.length - 1]], title: { text: "y" } } }));
   }
