@@ -32,6 +32,29 @@ def auth_headers() -> dict[str, str]:
     return {"authorization": f"Bearer {token}"} if token else {}
 
 
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def temp_database(engine: str, tmp: Path):
+    """(URL, drop) of a new empty database: a SQLite file in ``tmp`` (drop is None), or a
+    fresh database on the local PostgreSQL server that ``drop()`` removes."""
+    if engine == "sqlite":
+        return f"sqlite:///{Path(tmp) / 'optrack.db'}", None
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    name = f"optrack_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", drop
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -50,7 +50,6 @@ if sys.path and os.path.abspath(sys.path[0] or os.curdir) == _BENCH_DIR:
     sys.path[0] = os.path.dirname(_BENCH_DIR)
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -65,6 +64,7 @@ import numpy as np  # noqa: E402
 
 from bench._format import fmt_bytes  # noqa: E402
 from bench._server import ROOT, Server  # noqa: E402
+from service.demo import TRAJECTORIES  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 VIEWPORT = {"width": 1400, "height": 1000}
@@ -88,15 +88,7 @@ SWEEP = {
     "optimizer": [{"name": name, "lr": LRS} for name in OPTIMIZERS],
     "training": {"steps": STEPS, "batch_size": 32, "seed": 0},
 }
-PATHS = {  # the book's figure: four optimizers from (-7, 2) on x^2/20 + y^2
-    "name": "paths", "project": "bench",
-    "model": {"kind": "point", "function": "anisotropic"},
-    "optimizer": [{"name": "sgd", "lr": 0.95, "convention": "book"},
-                  {"name": "momentum", "lr": 0.1, "convention": "book"},
-                  {"name": "adagrad", "lr": 1.5, "convention": "book"},
-                  {"name": "adam", "lr": 0.3, "convention": "book"}],
-    "training": {"steps": 30},
-}
+PATHS = {**TRAJECTORIES, "name": "paths", "project": "bench"}  # the book's figure
 JSON = {"content-type": "application/json"}
 
 
@@ -136,29 +128,6 @@ def metric_bodies(config: dict, attempt: int, seed: int) -> list[bytes]:
                           for s, v in enumerate(values.tolist()))
         out.append(f'{{"attempt":{attempt},"metrics":[{points}]}}'.encode())
     return out
-
-
-def credentials(server: Server, client: httpx.Client) -> str | None:
-    """None if the server lets anyone in; otherwise a new superuser's token with every scope,
-    made in the (already migrated) database as the tests make theirs."""
-    if client.get("/api/v1/experiments", params={"limit": 1}).status_code != 401:
-        return None
-    from sqlalchemy.orm import Session
-
-    from service.auth import admin
-    from service.db import make_engine
-    from service.models import SCOPES
-
-    engine = make_engine(server.database_url)
-    try:
-        with Session(engine) as session:
-            user = admin.add_user(session, "cli", "bench", superuser=True)
-            _, secret = admin.create_token(session, "cli", user, "bench/dashboard.py",
-                                           list(SCOPES))
-            session.commit()
-    finally:
-        engine.dispose()
-    return secret
 
 
 def submit(client: httpx.Client, body: dict) -> dict:
@@ -468,6 +437,14 @@ def load(page, url: str) -> tuple[float, float]:
     return ready, wall
 
 
+def to_charts(page) -> None:
+    """Scroll to the charts (as someone switching metrics is) and wait until the parallel
+    coordinates, drawn only while on screen, are there."""
+    page.eval_on_selector("#curves", "node => node.scrollIntoView()")
+    page.wait_for_function("() => (document.getElementById('parcoords').data || []).length > 0",
+                           timeout=TIMEOUT_MS)
+
+
 def switch(page, metric: str, res: Browser, into: list[float]) -> dict:
     out = page.evaluate(SWITCH_SCRIPT, [metric, TIMEOUT_MS])
     into.append(out["ms"])
@@ -543,6 +520,7 @@ def browser_figures(base: str, experiment_id: str, token: str | None, args,
                 res.wall_cold.append(wall)
                 metric = page.eval_on_selector("#metric-select", "s => s.value")
                 picks = other_metrics(metric)
+                to_charts(page)
                 switches = [switch(page, next(picks), res, res.switch_cold)
                             for _ in range(COLD_SWITCHES)]
                 ctx.close()
@@ -561,6 +539,7 @@ def browser_figures(base: str, experiment_id: str, token: str | None, args,
                     f"page ({', '.join(f'{t:.0f}' for t in res.wall_warm)} ms wall)")
                 metric = page.eval_on_selector("#metric-select", "s => s.value")
                 picks = other_metrics(metric)
+                to_charts(page)
                 details = []
                 for _ in range(args.switches):
                     m = next(picks)
@@ -577,6 +556,7 @@ def browser_figures(base: str, experiment_id: str, token: str | None, args,
                     page.goto(url)
                     page.wait_for_selector("body[data-ready]", state="attached",
                                            timeout=TIMEOUT_MS)
+                    to_charts(page)
                     page.wait_for_timeout(500)
                     IMG_DIR.mkdir(parents=True, exist_ok=True)
                     charts = page.locator("section", has=page.locator("#curves"))
@@ -671,13 +651,10 @@ def main(argv: list[str] | None = None) -> int:
         with server:
             say(f"  server pid {server.pid} on {server.url}, healthy after "
                 f"{time.perf_counter() - t0:.1f} s")
-            with httpx.Client(base_url=server.url, timeout=300.0) as client:
+            with httpx.Client(base_url=server.url, timeout=300.0,
+                              headers=server.headers) as client:
                 try:
-                    token = credentials(server, client)
-                    if token:
-                        client.headers["authorization"] = f"Bearer {token}"
-                        say("  the API wants a token: a superuser 'bench' with every scope was "
-                            "added to the database")
+                    token = server.token  # a superuser's, every scope (bench/_server.py)
                     sweep_id, took, points = fill_sweep(server.url, client)
                     say(f"  set-up: 100 runs leased, {points:,} points uploaded in batches of "
                         f"{STEPS:,} by {CLIENTS} clients, finished: {took:.1f} s "

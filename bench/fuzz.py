@@ -13,7 +13,6 @@ import argparse
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,14 +24,13 @@ from hypothesis.errors import Unsatisfiable  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 from schemathesis.generation import GenerationMode  # noqa: E402
 from schemathesis.specs.openapi.checks import ignored_auth, response_schema_conformance  # noqa
-from sqlalchemy import create_engine, text  # noqa: E402
 
+from bench._server import temp_database  # noqa: E402
 from service.app import create_app  # noqa: E402
 from service.auth import admin  # noqa: E402
 from service.models import SCOPES  # noqa: E402
 from service.settings import Settings  # noqa: E402
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 CHECKS = [not_a_server_error, response_schema_conformance, ignored_auth]
 
 
@@ -68,28 +66,13 @@ def fuzz_operation(operation, mode, examples: int, headers) -> tuple[int, list[s
     return sent, failures
 
 
-def database(engine: str, tmp: Path) -> tuple[str, callable]:
-    if engine == "sqlite":
-        return f"sqlite:///{tmp}/fuzz.db", lambda: None
-    name = f"optrack_fuzz_{uuid.uuid4().hex[:8]}"
-    server = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with server.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop():
-        with server.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        server.dispose()
-    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", drop
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--examples", type=int, default=200, help="per operation and mode")
     parser.add_argument("--engine", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        url, drop = database(args.engine, Path(tmp))
+        url, drop = temp_database(args.engine, Path(tmp))
         app = create_app(Settings(data_dir=tmp, database_url=url, lease_wait_seconds=0.2))
         try:
             headers = token(app)
@@ -111,7 +94,8 @@ def main() -> int:
                   f"{failed} failures")
         finally:
             app.state.engine.dispose()
-            drop()
+            if drop:
+                drop()
     return 1 if failed else 0
 
 

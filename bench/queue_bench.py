@@ -26,7 +26,6 @@ import statistics
 import subprocess
 import tempfile
 import time
-import uuid
 from datetime import datetime
 
 import httpx
@@ -34,9 +33,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import optim_core  # noqa: E402
-from bench._server import Server, auth_headers  # noqa: E402
+from bench._server import Server, auth_headers, temp_database  # noqa: E402
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TRAIN = {"dataset": "digits", "model": {"kind": "mlp", "hidden": [100, 100]},
          "optimizer": {"name": "adam", "lr": 0.001}, "epochs": 20, "batch_size": 128, "seed": 0}
 TINY = {"model": {"kind": "point"}, "optimizer": {"name": "adam", "lr": 0.1},
@@ -145,22 +143,6 @@ def throughput(url: str, log_dir: Path, runs: int, n_workers: int) -> float:
     return runs / elapsed
 
 
-def database(engine: str, tmp: Path):
-    if engine == "sqlite":
-        return f"sqlite:///{tmp / 'optrack.db'}", None
-    from sqlalchemy import create_engine, text
-    name = f"optrack_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop():
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", drop
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--engines", default="sqlite,postgresql")
@@ -173,7 +155,7 @@ def main() -> None:
     for engine in args.engines.split(","):
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
-            url, drop = database(engine, tmp)
+            url, drop = temp_database(engine, tmp)
             try:
                 with Server(url, tmp) as server:
                     alone, tracked = overhead(server.url, tmp)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -78,21 +77,6 @@ class Dashboard:
         return found[0]
 
 
-def _stop_workers(pool: Workers) -> None:
-    """As tests/worker/conftest.py's ``workers`` teardown for a shared server: SIGTERM once (so
-    no lease call is left pending in the server), then SIGKILL whatever is left."""
-    alive = [w for w in pool.started if w.alive]
-    for worker in alive:
-        worker.terminate()
-    for worker in alive:
-        try:
-            worker.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            pass
-    for worker in pool.started:
-        worker.kill()
-
-
 @pytest.fixture(scope="module")
 def dashboard(module_db_url, tmp_path_factory) -> Iterator[Dashboard]:  # noqa: F811
     engine = "sqlite" if module_db_url.startswith("sqlite") else "postgresql"
@@ -115,7 +99,7 @@ def dashboard(module_db_url, tmp_path_factory) -> Iterator[Dashboard]:  # noqa: 
                         {PATHS["name"]: [ended[r] for r in paths],
                          GRID["name"]: [ended[r] for r in grid]}, failed)
     finally:
-        _stop_workers(pool)
+        pool.stop()  # SIGTERM first: no lease call is left pending in the server
         srv.stop()
 
 

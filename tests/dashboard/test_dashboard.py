@@ -148,7 +148,9 @@ def test_experiment_view_shows_runs_summary_and_charts(page, dashboard):
     lr_plot = traces(page, "#lr-plot")
     assert sorted((t["name"], sorted(t["x"])) for t in lr_plot) == [
         ("adam", [0.001, 0.01]), ("sgd", [0.01, 0.1])]
-    assert [t["type"] for t in traces(page, "#parcoords")] == ["parcoords"]
+    # the parallel coordinates are drawn once they are on screen
+    page.locator("#parcoords").scroll_into_view_if_needed()
+    assert [t["type"] for t in wait_for_traces(page, "#parcoords", 1)] == ["parcoords"]
     expect(page.locator("#trajectories-link")).to_be_hidden()  # no point-model runs here
     shot(page, dashboard, "experiment")
 

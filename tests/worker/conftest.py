@@ -355,6 +355,20 @@ class Workers:
             self.started.append(made[-1])
         return made
 
+    def stop(self, graceful: Callable[[WorkerProc], bool] = lambda w: True) -> None:
+        """SIGTERM once to the ``graceful`` ones still alive (a second SIGTERM makes a worker
+        exit at once) and wait for them, then SIGKILL whatever is left."""
+        polite = [w for w in self.started if graceful(w) and w.alive]
+        for worker in polite:
+            worker.terminate()
+        for worker in polite:
+            try:
+                worker.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                pass
+        for worker in self.started:
+            worker.kill()
+
     def holder(self, run_id: str, attempt: int | None = None) -> WorkerProc | None:
         for worker in self.started:
             if worker.holds(run_id, attempt):
@@ -370,16 +384,7 @@ def workers(tmp_path) -> Iterator[Workers]:
     in the server (it would hand the next test's run to a dead worker); the others SIGKILL."""
     pool = Workers(tmp_path)
     yield pool
-    graceful = [w for w in pool.started if w.srv.shared and w.alive]
-    for worker in graceful:
-        worker.terminate()  # once: a second SIGTERM makes a worker exit at once
-    for worker in graceful:
-        try:
-            worker.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            pass
-    for worker in pool.started:
-        worker.kill()
+    pool.stop(graceful=lambda w: w.srv.shared)
 
 
 # -- the reference: the same config trained in-process, uninterrupted --------------------------

@@ -193,11 +193,23 @@
              tickvals: names.map((_, i) => i), ticktext: names.map((n) => n.replace(/^"|"$/g, "")) };
   }
 
-  // the curves and the lr plot, then — when the browser is idle — the parallel coordinates
-  // (WebGL; with software rendering it costs more than everything else on the page)
+  // The parallel coordinates are WebGL: with software rendering one draw costs more than the
+  // rest of the page together, so they are drawn only while on screen (and when idle).
+  const parcoords = { visible: false, stale: true };
+  new IntersectionObserver((entries) => {
+    parcoords.visible = entries.some((e) => e.isIntersecting);
+    if (parcoords.visible && parcoords.stale) drawParcoords();
+  }).observe($("parcoords"));
+
+  function drawParcoords() {
+    parcoords.stale = false;
+    return Charts.later(renderParcoords);
+  }
+
   function renderCharts() {
     const main = Promise.all([renderCurves(), renderLr()]);
-    view.parcoords = main.then(() => Charts.later(renderParcoords));
+    parcoords.stale = true;
+    main.then(() => (parcoords.visible ? drawParcoords() : null));
     return main;
   }
 
