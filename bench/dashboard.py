@@ -14,7 +14,9 @@
    POST /api/v1/metrics/query for 100 runs x 1 key at max_points=400.
 3. Browser — Debian's Chromium (headless, through Playwright), viewport 1400x1000:
    time to interactive of /experiments/{id}: from navigation start until the page sets
-   ``body[data-ready]`` (after its first full render, three plotly charts included), read with
+   ``body[data-ready]`` (after its first full render: tables, the curves and the lr plot; the
+   parallel coordinates are drawn only once scrolled into view, as they are here before the
+   metric switches), read with
    performance.now() in the page by a MutationObserver installed before any page script runs;
    the wall clock around page.goto + wait_for_selector is printed beside it. ``--cold`` loads in
    fresh browser contexts (empty HTTP cache: plotly.min.js is downloaded and compiled each time),
@@ -30,8 +32,8 @@
 4. Screenshots for the README: the experiment view's charts (docs/img/experiment-view.png)
    and the trajectories view (docs/img/trajectories.png).
 
-If the API wants a token (every route but /healthz, once authentication is on), a superuser
-``bench`` with every scope is added to the database, as the tests do; the browser signs in once
+The server (bench/_server.py) adds a superuser with a token of every scope to the database, as
+the tests do; the browser signs in once
 with its token (POST /login) and every context gets the session's cookies, so no measured load
 passes through the sign-in page. Chromium here renders WebGL (the parallel-coordinates chart)
 with SwiftShader, on the CPU.

@@ -62,7 +62,8 @@ const Charts = (() => {
   }
 
   // one line per run for `key`, coloured by `colorBy(run)` and grouped in the legend by it
-  function curveTraces(runs, found, key, { smoothing = 0, colorBy = optimizerOf, label = shortName } = {}) {
+  function curveTraces(runs, found, key, { smoothing = 0, colorBy = optimizerOf, label = shortName,
+                                       legendByRun = false } = {}) {
     const seen = new Set();
     return runs.map((run) => {
       const s = found.get(`${run.id}\u0000${key}`) || { steps: [], values: [] };
@@ -73,7 +74,7 @@ const Charts = (() => {
         type: "scatter", mode: "lines", x: s.steps, y: smooth(s.values, smoothing),
         // one legend entry per group (clicking it hides the group): a legend of 100 runs
         // costs more to draw than their curves
-        name: label(run), legendgroup: group, showlegend: first,
+        name: legendByRun || !first ? label(run) : group, legendgroup: group, showlegend: first,
         line: { color: color(group), width: 1.5 }, customdata: [run.id],
         hovertemplate: `${label(run).replace(/%/g, "%%")}<br>step %{x}<br>${key} %{y}<extra></extra>`,
       };

@@ -61,7 +61,7 @@
 
   function drawCurves() {
     const traces = Charts.curveTraces(view.runs, view.series, view.metric,
-      { smoothing: view.smoothing, colorBy: (r) => r.id, label });
+      { smoothing: view.smoothing, colorBy: (r) => r.id, label, legendByRun: true });
     return Charts.draw($("curves"), traces, Charts.layout(view.metric, {
       xaxis: { title: { text: "step" } },
       yaxis: { title: { text: view.metric }, type: view.log ? "log" : "linear" } }));

@@ -167,7 +167,10 @@
 
   function renderParcoords() {
     const runs = view.runs.filter((r) => Number.isFinite(OT.value(r.metrics[view.metric])));
-    const dims = Charts.varyingFields(runs).map((f) => dimension(f, runs)).filter(Boolean);
+    // axes for the fields every run has (one optimizer's own hyperparameters would be blank
+    // for the others)
+    const dims = Charts.varyingFields(runs).filter((f) => runs.every((r) => f in OT.flat(r)))
+      .map((f) => dimension(f, runs)).filter(Boolean);
     const values = runs.map((r) => OT.value(r.metrics[view.metric]));
     if (!runs.length) return Charts.purge($("parcoords"));
     dims.push({ label: view.metric, values });
