@@ -73,7 +73,7 @@ class ApiClient:
 
     def get_checkpoint(self, run_id: str, attempt: int) -> bytes:
         return self._call("GET", f"/api/v1/worker/runs/{run_id}/checkpoint",
-                          params={"attempt": attempt}).content
+                          params={"attempt": attempt}, lost_on_404=False).content
 
     def finish(self, run_id: str, attempt: int, status: str, summary: dict | None = None,
                error: str | None = None) -> None:
@@ -84,15 +84,17 @@ class ApiClient:
     def release(self, run_id: str, attempt: int) -> None:
         self._call("POST", f"/api/v1/worker/runs/{run_id}/release", json={"attempt": attempt})
 
-    def _call(self, method: str, url: str, timeout: float | None = None, **kw) -> httpx.Response:
+    def _call(self, method: str, url: str, timeout: float | None = None,
+              lost_on_404: bool = True, **kw) -> httpx.Response:
         delay, started = RETRY_FIRST, time.monotonic()
         while True:
             try:
                 response = self.http.request(method, url, timeout=timeout or httpx.USE_CLIENT_DEFAULT,
                                              **kw)
-                if response.status_code == 409 or (response.status_code == 404
+                if response.status_code == 409 or (response.status_code == 404 and lost_on_404
                                                    and "/worker/runs/" in url):
-                    # 404: the run is gone (purged) or not this token's to touch
+                    # 404: the run is gone (purged) or not this token's to touch (but a
+                    # checkpoint download's 404 may mean only that the blob is missing)
                     raise LeaseLost(response.json()["error"]["message"])
                 if response.status_code < 500:
                     if response.status_code >= 400:
