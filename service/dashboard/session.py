@@ -96,19 +96,21 @@ def _set_cookies(request: Request, response: Response, secret: str, csrf: str,
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    """End the browser session (the CSRF token must come in the header or the form)."""
+    """End the browser session (the CSRF token must come in the header or the form). Cookies
+    are cleared only when a session really ended: a forged cross-site post, which arrives
+    without the SameSite cookie, must not sign anyone out."""
+    response = RedirectResponse("/login", status_code=303)
     with request.app.state.writer() as session:
         user = identify(request, session)
-        if user is not None and user.kind == "session":
-            body = await request.body()
-            sent = request.headers.get(CSRF_HEADER) or parse_qs(
-                body[:MAX_FORM_BYTES].decode("utf-8", "replace")).get("csrf", [""])[0]
-            if not tokens.same(sent, user.csrf):
-                return Response("missing or wrong CSRF token", status_code=403)
-            row = session.get(ApiToken, user.token_id)
-            row.revoked_at = utcnow()
-            session.commit()
-    response = RedirectResponse("/login", status_code=303)
+        if user is None or user.kind != "session":
+            return response
+        body = await request.body()
+        sent = request.headers.get(CSRF_HEADER) or parse_qs(
+            body[:MAX_FORM_BYTES].decode("utf-8", "replace")).get("csrf", [""])[0]
+        if not tokens.same(sent, user.csrf):
+            return Response("missing or wrong CSRF token", status_code=403)
+        session.get(ApiToken, user.token_id).revoked_at = utcnow()
+        session.commit()
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")
     return response

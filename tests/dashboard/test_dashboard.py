@@ -71,6 +71,39 @@ def test_sign_in_keeps_the_view_and_sign_out_ends_the_session(browser, dashboard
     assert not console.unexpected(), console.unexpected()
 
 
+def test_forged_state_changing_requests_are_refused(page: Page, dashboard, console):
+    """CSRF: the session cookie alone does not authorise a write. A script of the page that
+    leaves out the CSRF token is refused (403) and changes nothing; a form on another site
+    posting to optrack arrives without the SameSite=Strict cookie and cannot sign the user out;
+    the page's own requests (which echo the token) still work."""
+    console.allow(r"status of 403")
+    open_view(page, "/")
+    body = {"name": "forged", "model": {"kind": "point"}, "optimizer": {"name": "sgd", "lr": 0.1},
+            "training": {"steps": 5}}
+    forged = page.evaluate("""body => fetch('/api/v1/experiments', {method: 'POST',
+        headers: {'content-type': 'application/json'}, body: JSON.stringify(body)})
+        .then(r => r.status)""", body)
+    assert forged == 403
+    names = [e["name"] for e in dashboard.server.api.get("/api/v1/experiments").json()[
+        "experiments"]]
+    assert "forged" not in names
+    assert page.evaluate("fetch('/logout', {method: 'POST'}).then(r => r.status)") == 403
+
+    # another site (localhost is not the same site as 127.0.0.1) posts a sign-out form
+    other = page.context.new_page()
+    other.goto(dashboard.url.replace("127.0.0.1", "localhost") + "/login")
+    other.set_content(f'<form id="f" method="post" action="{dashboard.url}/logout"></form>')
+    with other.expect_navigation():
+        other.eval_on_selector("#f", "f => f.submit()")
+    other.close()
+    assert page.evaluate("fetch('/api/v1/me').then(r => r.status)") == 200  # still signed in
+
+    # the page's own write, with the token from the CSRF cookie, goes through
+    allowed = page.evaluate("""body => OT.api('/api/v1/experiments', {json: body})
+        .then(e => e.name)""", {**body, "name": "signed"})
+    assert allowed == "signed"
+
+
 # -- experiments -------------------------------------------------------------------------------
 
 def test_experiments_view_searches_by_name_and_tag(page, dashboard):

@@ -197,22 +197,25 @@
   }
 
   // The parallel coordinates are WebGL: with software rendering one draw costs more than the
-  // rest of the page together, so they are drawn only while on screen (and when idle).
-  const parcoords = { visible: false, stale: true };
-  new IntersectionObserver((entries) => {
-    parcoords.visible = entries.some((e) => e.isIntersecting);
-    if (parcoords.visible && parcoords.stale) drawParcoords();
-  }).observe($("parcoords"));
+  // rest of the page together, so they are drawn only while on screen (and when idle), once the
+  // page's first render has placed them where they belong.
+  const parcoords = { stale: true, enabled: false };
+  const observer = new IntersectionObserver(() => maybeParcoords());
 
-  function drawParcoords() {
+  function onScreen(node) {
+    const box = node.getBoundingClientRect();
+    return box.bottom > 0 && box.top < window.innerHeight;
+  }
+
+  function maybeParcoords() {
+    if (!parcoords.enabled || !parcoords.stale || !onScreen($("parcoords"))) return;
     parcoords.stale = false;
-    return Charts.later(renderParcoords);
+    Charts.later(renderParcoords);
   }
 
   function renderCharts() {
     const main = Promise.all([renderCurves(), renderLr()]);
-    parcoords.stale = true;
-    main.then(() => (parcoords.visible ? drawParcoords() : null));
+    main.then(() => { parcoords.stale = true; maybeParcoords(); });
     return main;
   }
 
@@ -270,6 +273,8 @@
     const pointRuns = view.runs.some((r) => ((r.config || {}).model || {}).kind === "point");
     $("trajectories-link").hidden = !pointRuns;
     document.body.dataset.ready = "1";  // the view is interactive (browser tests and bench wait on it)
+    parcoords.enabled = true;
+    observer.observe($("parcoords"));
     OT.poll(async () => {
       const active = view.runs.some((r) => OT.ACTIVE.has(r.status))
         || Object.keys(view.detail.status_counts).some((s) => OT.ACTIVE.has(s));
