@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from . import dashboard, migrate
 from .db import make_engine, session_makers
 from .errors import install_handlers
-from .limits import BodyLimit
+from .limits import BodyLimit, SecurityHeaders
 from .queue import QueueSignal
 from .auth.ratelimit import RateLimiter
 from .auth import scope
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, overrides=(
         ("PUT", r"/api/v1/worker/runs/[^/]+/checkpoint", settings.max_checkpoint_bytes),
         ("POST", r"/login|/logout", 4096)))
+    app.add_middleware(SecurityHeaders)
     return app
 
 

@@ -128,3 +128,11 @@ def test_the_login_form_body_is_capped(client):
                                          headers={"content-type":
                                                   "application/x-www-form-urlencoded"})
     assert_error(response, 413, "too_large")
+
+
+def test_every_response_forbids_framing_and_sniffing(client):
+    for path in ["/login", "/api/v1/runs", "/healthz", "/static/common.js", "/nope"]:
+        response = _browser(client.app).get(path)
+        assert response.headers["x-frame-options"] == "DENY", path
+        assert response.headers["x-content-type-options"] == "nosniff", path
+        assert response.headers["referrer-policy"] == "same-origin", path
