@@ -12,20 +12,13 @@ from service.models import (Experiment, ExperimentTag, LatestMetric, Metric, Met
                             RunAttempt, RunTag)
 
 from .conftest import assert_error
-from .test_isolation import (add_project, add_user, bearer, grant, mint, ok, point_experiment,
-                             same_as_missing)
+from .test_isolation import bearer, mint, ok, point_experiment, populate, same_as_missing
 
 
 def setup(client) -> dict:
     """alpha: dave (admin), alice (member), carol (viewer); beta: bob (admin)."""
-    for name in ("alice", "bob", "carol", "dave"):
-        add_user(client, name)
-    for name in ("alpha", "beta"):
-        add_project(client, name)
-    grant(client, "alpha", "dave", "admin")
-    grant(client, "alpha", "alice", "member")
-    grant(client, "alpha", "carol", "viewer")
-    grant(client, "beta", "bob", "admin")
+    populate(client, {"alpha": {"dave": "admin", "alice": "member", "carol": "viewer"},
+                      "beta": {"bob": "admin"}})
     full = ["read", "write", "admin"]
     h = {n: bearer(mint(client, n, full)["token"]) for n in ("alice", "bob", "carol", "dave")}
     h["alice_rw"] = bearer(mint(client, "alice", ["read", "write"])["token"])

@@ -50,6 +50,16 @@ def grant(client, project: str, user: str, role: str) -> None:
     ok(client.put(f"/api/v1/projects/{project}/members/{user}", json={"role": role}))
 
 
+def populate(client, projects: dict[str, dict[str, str]]) -> None:
+    """Users, projects and roles from ``{project: {user: role}}`` (each user made once)."""
+    for name in sorted({user for members in projects.values() for user in members}):
+        add_user(client, name)
+    for project, members in projects.items():
+        add_project(client, project)
+        for user, role in members.items():
+            grant(client, project, user, role)
+
+
 def mint(client, user: str | None, scopes: list[str], projects: list[str] | None = None,
          expires_in_days: float | None = None, name: str = "t", headers=None) -> dict:
     """A new token (the superuser client mints for ``user``); the response, with the secret in
@@ -95,13 +105,8 @@ class World:
 
 
 def make_world(client, alice_role: str = "member") -> World:
-    for name in ("alice", "bob", "carol"):
-        add_user(client, name)
-    for name in ("alpha", "beta"):
-        add_project(client, name)
-    grant(client, "alpha", "alice", alice_role)
-    grant(client, "alpha", "carol", "viewer")
-    grant(client, "beta", "bob", "member")
+    populate(client, {"alpha": {"alice": alice_role, "carol": "viewer"},
+                      "beta": {"bob": "member"}})
     scopes = ["read", "write", "admin"]
     tokens = {n: mint(client, n, scopes) for n in ("alice", "bob", "carol")}
     alice_h, bob_h, carol_h = (bearer(tokens[n]["token"]) for n in ("alice", "bob", "carol"))

@@ -15,20 +15,16 @@ from sqlalchemy import select
 from service.models import ApiToken, Metric, Run, RunAttempt
 
 from .conftest import assert_error, superuser_headers
-from .test_isolation import add_project, add_user, bearer, grant, mint, ok, point_experiment
+from .test_isolation import (add_project, add_user, bearer, grant, mint, ok, point_experiment,
+                             populate)
 
 WORKER_ROUTES = ("heartbeat", "metrics", "finish", "release", "checkpoint-put", "checkpoint-get")
 
 
 def setup(client) -> dict:
     """alpha (alice member, carol viewer), beta (bob member); worker and read/write tokens."""
-    for name in ("alice", "bob", "carol"):
-        add_user(client, name)
-    for name in ("alpha", "beta"):
-        add_project(client, name)
-    grant(client, "alpha", "alice", "member")
-    grant(client, "alpha", "carol", "viewer")
-    grant(client, "beta", "bob", "member")
+    populate(client, {"alpha": {"alice": "member", "carol": "viewer"},
+                      "beta": {"bob": "member"}})
     tokens = {
         "alice_w1": mint(client, "alice", ["worker"], name="w1"),
         "alice_w2": mint(client, "alice", ["worker"], name="w2"),
