@@ -54,27 +54,22 @@ if sys.path and os.path.abspath(sys.path[0] or os.curdir) == _BENCH_DIR:
 import argparse  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import tempfile  # noqa: E402
-import threading  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import httpx  # noqa: E402
-import numpy as np  # noqa: E402
 
 from bench._format import fmt_bytes  # noqa: E402
+from bench._dashboard_data import (CLIENTS, KEYS, LRS, OPTIMIZERS, STEPS,  # noqa: E402
+                                   fill_sweep, train_paths)
+from bench._dashboard_probes import (BREAKDOWN_SCRIPT, READY_SCRIPT,  # noqa: E402
+                                     SWITCH_SCRIPT, TIMINGS_SCRIPT)
 from bench._server import ROOT, Server  # noqa: E402
-from service.demo import TRAJECTORIES  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 VIEWPORT = {"width": 1400, "height": 1000}
-OPTIMIZERS = ("sgd", "momentum", "adagrad", "adam")
-LRS = [float(f"{lr:.3g}") for lr in np.logspace(-4, 0, 25)]
-STEPS = 10_000  # per key and run; one batch each (the API's limit is 10,000 points)
-KEYS = ("train_loss", "val_loss", "lr")
-CLIENTS = 4
 MAX_POINTS = 400  # what the page asks for (Charts.MAX_POINTS in service/dashboard/static)
 REPEATS = 5
 COLD_SWITCHES = 2
@@ -84,14 +79,6 @@ TARGET_TTI_MS = 1500  # at most
 TARGET_SWITCH_MS = 500  # at most
 
 IMG_DIR = ROOT / "docs" / "img"
-SWEEP = {
-    "name": "dashboard bench", "project": "bench", "tags": ["bench"],
-    "dataset": {"name": "spiral"}, "model": {"kind": "mlp", "hidden": [100]},
-    "optimizer": [{"name": name, "lr": LRS} for name in OPTIMIZERS],
-    "training": {"steps": STEPS, "batch_size": 32, "seed": 0},
-}
-PATHS = {**TRAJECTORIES, "name": "paths", "project": "bench"}  # the book's figure
-JSON = {"content-type": "application/json"}
 
 
 def say(msg: str = "") -> None:
@@ -99,136 +86,6 @@ def say(msg: str = "") -> None:
 
 
 # -- 1: data ----------------------------------------------------------------------------------
-
-def curves(name: str, lr: float, seed: int) -> dict[str, np.ndarray]:
-    """Plausible histories for a run: the loss falls fastest and lowest near the optimizer's
-    best learning rate, noisier above it; validation a little above training, creeping up late
-    for the best runs; the learning rate on a cosine schedule down to 1 %."""
-    rng = np.random.default_rng(seed)
-    best = {"sgd": -0.5, "momentum": -1.5, "adagrad": -1.0, "adam": -2.5}[name]
-    d = np.log10(lr) - best
-    steps = np.arange(STEPS, dtype=np.float64)
-    start, floor = 1.1, 0.04 + 0.09 * d * d
-    tau = min(3e4, 250.0 * 10 ** max(0.0, -d))
-    clean = floor + (start - floor) * np.exp(-steps / tau)
-    noise = 0.03 + 0.04 * max(0.0, d)
-    train = clean * np.exp(noise * rng.standard_normal(STEPS))
-    overfit = 0.06 * np.clip(steps / STEPS - 0.5, 0, None) / (1 + 10 * d * d)
-    val = (clean * 1.08 + 0.02 + overfit) * np.exp(0.3 * noise * rng.standard_normal(STEPS))
-    sched = lr * (0.01 + 0.99 * 0.5 * (1 + np.cos(np.pi * steps / STEPS)))
-    return {"train_loss": train, "val_loss": val, "lr": sched}
-
-
-def metric_bodies(config: dict, attempt: int, seed: int) -> list[bytes]:
-    """One pre-serialised worker batch per key (10,000 points each)."""
-    opt = config["optimizer"]
-    out = []
-    for key, values in curves(opt["name"], opt["lr"], seed).items():
-        if key != "lr":
-            values = np.round(values, 7)  # shorter JSON; losses are >= 0.01
-        points = ",".join(f'{{"key":"{key}","step":{s},"value":{v!r}}}'
-                          for s, v in enumerate(values.tolist()))
-        out.append(f'{{"attempt":{attempt},"metrics":[{points}]}}'.encode())
-    return out
-
-
-def submit(client: httpx.Client, body: dict) -> dict:
-    r = client.post("/api/v1/experiments", json=body)
-    if r.status_code not in (200, 201):
-        raise RuntimeError(f"POST /api/v1/experiments: HTTP {r.status_code} {r.text[:300]}")
-    return r.json()
-
-
-def experiment_runs(client: httpx.Client, experiment_id: str) -> list[dict]:
-    r = client.get("/api/v1/runs", params={"experiment": experiment_id, "limit": 1000})
-    r.raise_for_status()
-    return r.json()["runs"]
-
-
-def fill_sweep(url: str, client: httpx.Client) -> tuple[str, float, int]:
-    """Create the 100-run experiment and give every run its histories over the worker API;
-    return (experiment id, seconds, points stored)."""
-    t0 = time.perf_counter()
-    exp = submit(client, SWEEP)
-    configs = {run["id"]: run["config"] for run in experiment_runs(client, exp["id"])}
-    seeds = {run_id: i for i, run_id in enumerate(sorted(configs))}
-    errors: list[str] = []
-    stored = [0]
-    lock = threading.Lock()
-
-    def worker(n: int) -> None:
-        with httpx.Client(base_url=url, timeout=300.0, headers=client.headers) as c:
-            while not errors:
-                r = c.post("/api/v1/worker/lease", json={"worker_id": f"bench-{n}"})
-                if r.status_code == 204:
-                    return
-                if r.status_code != 200:
-                    errors.append(f"lease: HTTP {r.status_code} {r.text[:200]}")
-                    return
-                lease = r.json()
-                run_id, attempt = lease["run_id"], lease["attempt"]
-                if run_id not in configs:
-                    errors.append(f"leased {run_id}, not a run of the sweep")
-                    return
-                for body in metric_bodies(configs[run_id], attempt, seeds[run_id]):
-                    r = c.post(f"/api/v1/worker/runs/{run_id}/metrics", content=body,
-                               headers=JSON)
-                    if r.status_code != 200:
-                        errors.append(f"metrics: HTTP {r.status_code} {r.text[:200]}")
-                        return
-                    with lock:
-                        stored[0] += r.json()["inserted"]
-                r = c.post(f"/api/v1/worker/runs/{run_id}/finish",
-                           json={"attempt": attempt, "status": "succeeded"})
-                if r.status_code != 200:
-                    errors.append(f"finish: HTTP {r.status_code} {r.text[:200]}")
-                    return
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(CLIENTS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise RuntimeError(f"filling the sweep failed: {errors[0]}")
-    counts = client.get(f"/api/v1/experiments/{exp['id']}").json()["status_counts"]
-    if counts != {"succeeded": len(configs)}:
-        raise RuntimeError(f"the sweep's runs did not all succeed: {counts}")
-    return exp["id"], time.perf_counter() - t0, stored[0]
-
-
-def train_paths(url: str, client: httpx.Client, token: str | None,
-                log_dir: Path) -> tuple[str, float]:
-    """The book's four optimizers on the anisotropic function, trained by a real worker."""
-    t0 = time.perf_counter()
-    exp = submit(client, PATHS)
-    with open(log_dir / "worker.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "worker", "--server", url,
-                                 "--concurrency", "1"] + (["--token", token] if token else []),
-                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                counts = client.get(f"/api/v1/experiments/{exp['id']}").json()["status_counts"]
-                if not set(counts) & {"queued", "running"}:
-                    break
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    tail = (log_dir / "worker.log").read_text(errors="replace")[-2000:]
-                    raise RuntimeError(f"the paths experiment did not finish ({counts}):\n{tail}")
-                time.sleep(0.1)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-    if counts != {"succeeded": len(PATHS["optimizer"])}:
-        raise RuntimeError(f"the paths experiment's runs did not all succeed: {counts}")
-    return exp["id"], time.perf_counter() - t0
-
-
-# -- 2: the API alone -------------------------------------------------------------------------
 
 def timed(fn, repeats: int = REPEATS) -> tuple[float, list[float], httpx.Response]:
     """Median ms of ``repeats`` calls after one warm-up call; the last response."""
@@ -287,100 +144,6 @@ def api_figures(client: httpx.Client, experiment_id: str) -> list[Figure]:
 # -- 3: the browser ---------------------------------------------------------------------------
 
 # Installed before any page script: performance.now() at the moment body[data-ready] is set.
-READY_SCRIPT = """
-(() => {
-  const bench = window.__bench = { ready: null };
-  new MutationObserver(() => {
-    if (bench.ready === null && document.body && document.body.dataset.ready) {
-      bench.ready = performance.now();
-    }
-  }).observe(document, { subtree: true, attributes: true, attributeFilter: ["data-ready"] });
-})();
-"""
-
-# For the one instrumented load: when plotly.min.js finished evaluating (it ends with
-# ``window.Plotly = Plotly``), every Plotly.react call's synchronous time, and long tasks.
-BREAKDOWN_SCRIPT = """
-(() => {
-  const bench = window.__bench;
-  bench.react = []; bench.longtasks = []; bench.plotlyAt = null;
-  let plotly;
-  Object.defineProperty(window, "Plotly", { configurable: true, get: () => plotly, set(v) {
-    plotly = v;
-    bench.plotlyAt = performance.now();
-    const react = v.react;
-    v.react = function (gd, ...rest) {
-      const t0 = performance.now();
-      const out = react.call(this, gd, ...rest);
-      bench.react.push({ id: gd.id, start: t0, ms: performance.now() - t0 });
-      return out;
-    };
-  } });
-  new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) bench.longtasks.push({ start: e.startTime, ms: e.duration });
-  }).observe({ type: "longtask", buffered: true });
-})();
-"""
-
-# Choose `metric` in #metric-select; resolve when the three charts have redrawn with it.
-SWITCH_SCRIPT = """
-async ([metric, timeoutMs]) => {
-  const ids = ["curves", "lr-plot", "parcoords"];
-  const t0 = performance.now();
-  const drawn = ids.map((id) => new Promise((resolve) => {
-    const gd = document.getElementById(id);
-    const handler = () => {
-      const title = ((gd.layout || {}).title || {}).text || "";
-      if (!title.split(/\\s+/).includes(metric)) return;
-      gd.removeListener("plotly_afterplot", handler);
-      resolve([id, performance.now() - t0]);
-    };
-    gd.on("plotly_afterplot", handler);
-  }));
-  // the synchronous time of each Plotly.react call, while the switch lasts
-  const react = Plotly.react, calls = [];
-  Plotly.react = function (gd, ...rest) {
-    const t = performance.now();
-    const out = react.call(this, gd, ...rest);
-    calls.push([gd.id, performance.now() - t]);
-    return out;
-  };
-  const select = document.getElementById("metric-select");
-  select.value = metric;
-  select.dispatchEvent(new Event("change", { bubbles: true }));
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`charts not redrawn with ${metric} in ${timeoutMs} ms`)), timeoutMs);
-  });
-  let per;
-  try {
-    per = await Promise.race([Promise.all(drawn), timeout]);
-  } finally {
-    clearTimeout(timer);
-    Plotly.react = react;
-  }
-  const done = Math.max(...per.map(([, ms]) => ms));
-  await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));  // the next frame
-  const painted = performance.now() - t0;
-  const query = performance.getEntriesByType("resource")
-    .filter((e) => e.name.includes("/api/v1/metrics/query") && e.startTime >= t0)[0];
-  return { ms: done, painted, react: calls,
-           query: query ? { start: query.startTime - t0, end: query.responseEnd - t0 } : null };
-}
-"""
-
-TIMINGS_SCRIPT = """
-() => {
-  const nav = performance.getEntriesByType("navigation")[0];
-  const res = performance.getEntriesByType("resource").map((e) => ({
-    name: e.name, start: e.startTime, responseStart: e.responseStart, end: e.responseEnd,
-    size: e.encodedBodySize, transfer: e.transferSize }));
-  return { ready: window.__bench.ready, responseEnd: nav.responseEnd,
-           domContentLoaded: nav.domContentLoadedEventEnd, load: nav.loadEventEnd,
-           resources: res, react: window.__bench.react || null,
-           plotlyAt: window.__bench.plotlyAt ?? null, longtasks: window.__bench.longtasks || null };
-}
-"""
 
 
 @dataclass
