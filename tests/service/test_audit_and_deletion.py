@@ -12,7 +12,7 @@ from service.models import (Experiment, ExperimentTag, LatestMetric, Metric, Met
                             RunAttempt, RunTag)
 
 from .conftest import assert_error
-from .test_isolation import bearer, mint, ok, point_experiment, populate, same_as_missing
+from .teams import bearer, mint, ok, point_experiment, populate, same_as_missing
 
 
 def setup(client) -> dict:

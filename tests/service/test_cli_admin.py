@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from .conftest import assert_error
-from .test_isolation import bearer, mint, ok
+from .teams import bearer, mint, ok
 
 REPO = Path(__file__).resolve().parents[2]
 LINK = re.compile(r"^(http://[^\s?]+)/login\?code=(otk_[A-Za-z0-9_\-]+)$")

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from service.models import ApiToken, Metric, Run, RunAttempt
 
 from .conftest import assert_error, superuser_headers
-from .test_isolation import (add_project, add_user, bearer, grant, mint, ok, point_experiment,
+from .teams import (add_project, add_user, bearer, grant, mint, ok, point_experiment,
                              populate)
 
 WORKER_ROUTES = ("heartbeat", "metrics", "finish", "release", "checkpoint-put", "checkpoint-get")
