@@ -56,7 +56,8 @@ def _simple(template: str, title: str):
 for _path, _template, _title in (("/", "experiments.html", "Experiments"),
                                  ("/compare", "compare.html", "Compare runs"),
                                  ("/trajectories", "trajectories.html", "Optimizer trajectories"),
-                                 ("/new", "new.html", "New experiment")):
+                                 ("/new", "new.html", "New experiment"),
+                                 ("/settings", "settings.html", "Settings")):
     router.add_api_route(_path, _simple(_template, _title), methods=["GET"])
 
 

@@ -24,10 +24,10 @@ def _superuser(user: Principal) -> None:
 
 @router.get("/me", response_model=Me, dependencies=[READ])
 def me(session: ReadSession, user: CurrentUser) -> Me:
-    """The caller: name, token scopes and role per project."""
-    names = project_names(session, set(user.roles))
+    """The caller: name, token scopes and role per project (a superuser: every project)."""
+    rows = session.execute(select(Project.id, Project.name).where(user.where(Project.id)))
     return Me(name=user.name, superuser=user.superuser, scopes=sorted(user.scopes),
-              projects={names[p]: user.role(p) for p in user.roles if user.role(p)})
+              projects={name: user.role(pid) for pid, name in rows if user.role(pid)})
 
 
 @router.get("/users", response_model=list[UserOut], dependencies=[ADMIN])

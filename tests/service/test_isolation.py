@@ -346,3 +346,12 @@ def test_superuser_token_limited_to_alpha_reads_nothing_of_beta_in_the_token_lis
         assert leaking == [], leaking
     else:
         assert_error(response, 403, "forbidden")
+
+
+def test_me_lists_the_callers_projects_with_roles(client):
+    world = make_world(client)
+    assert client.get("/api/v1/me").json()["projects"] == {"alpha": "admin", "beta": "admin"}
+    assert ok(client.get("/api/v1/me", headers=world.alice_h))["projects"] == {"alpha": "member"}
+    assert ok(client.get("/api/v1/me", headers=world.carol_h))["projects"] == {"alpha": "viewer"}
+    limited = bearer(mint(client, None, ["read"], projects=["alpha"])["token"])
+    assert ok(client.get("/api/v1/me", headers=limited))["projects"] == {"alpha": "admin"}

@@ -252,6 +252,21 @@
     location.href = ids.length ? `/compare?runs=${ids.join(",")}` : "/compare";
   });
 
+  // deletion, for admins of the experiment's project (a soft delete, undone from Settings)
+  async function offerDelete() {
+    const me = await api("/api/v1/me");
+    const admin = me.superuser || me.projects[view.detail.project] === "admin";
+    $("delete-experiment").hidden = !(admin && me.scopes.includes("write") && me.scopes.includes("admin"));
+  }
+  $("delete-experiment").addEventListener("click", async () => {
+    if (!confirm(`Delete the experiment "${view.detail.name}"? Its queued and running runs are cancelled; `
+                 + "a project admin can restore it from Settings.")) return;
+    try {
+      await api(`/api/v1/experiments/${experimentId}`, { method: "DELETE" });
+      location.href = "/settings#deleted";
+    } catch (err) { alert(err.message); }
+  });
+
   async function refresh(all) {
     const before = new Map(view.runs.map((r) => [r.id, r.status]));
     await loadRuns();
@@ -269,7 +284,7 @@
     $("log-scale").checked = view.log;
     $("smoothing").value = String(view.smoothing);
     $("smoothing-value").textContent = String(view.smoothing);
-    await Promise.all([loadDetail(), refresh(true)]);
+    await Promise.all([loadDetail().then(offerDelete), refresh(true)]);
     const pointRuns = view.runs.some((r) => ((r.config || {}).model || {}).kind === "point");
     $("trajectories-link").hidden = !pointRuns;
     document.body.dataset.ready = "1";  // the view is interactive (browser tests and bench wait on it)
