@@ -60,41 +60,40 @@ class ApiClient:
     def heartbeat(self, run_id: str, attempt: int) -> bool:
         """True when the run was cancelled."""
         return self._call("POST", f"/api/v1/worker/runs/{run_id}/heartbeat",
-                          json={"attempt": attempt}).json()["cancelled"]
+                          json={"attempt": attempt}, lost_on_404=True).json()["cancelled"]
 
     def metrics(self, run_id: str, attempt: int, points: list[dict]) -> None:
         self._call("POST", f"/api/v1/worker/runs/{run_id}/metrics",
-                   json={"attempt": attempt, "metrics": points})
+                   json={"attempt": attempt, "metrics": points}, lost_on_404=True)
 
     def put_checkpoint(self, run_id: str, attempt: int, step: int, data: bytes) -> None:
         self._call("PUT", f"/api/v1/worker/runs/{run_id}/checkpoint",
                    params={"attempt": attempt, "step": step}, content=data,
-                   headers={"content-type": "application/octet-stream"})
+                   headers={"content-type": "application/octet-stream"}, lost_on_404=True)
 
     def get_checkpoint(self, run_id: str, attempt: int) -> bytes:
         return self._call("GET", f"/api/v1/worker/runs/{run_id}/checkpoint",
-                          params={"attempt": attempt}, lost_on_404=False).content
+                          params={"attempt": attempt}).content  # 404: the blob is missing
 
     def finish(self, run_id: str, attempt: int, status: str, summary: dict | None = None,
                error: str | None = None) -> None:
         self._call("POST", f"/api/v1/worker/runs/{run_id}/finish",
                    json={"attempt": attempt, "status": status, "summary": summary,
-                         "error": error})
+                         "error": error}, lost_on_404=True)
 
     def release(self, run_id: str, attempt: int) -> None:
-        self._call("POST", f"/api/v1/worker/runs/{run_id}/release", json={"attempt": attempt})
+        self._call("POST", f"/api/v1/worker/runs/{run_id}/release", json={"attempt": attempt},
+                   lost_on_404=True)
 
     def _call(self, method: str, url: str, timeout: float | None = None,
-              lost_on_404: bool = True, **kw) -> httpx.Response:
+              lost_on_404: bool = False, **kw) -> httpx.Response:
         delay, started = RETRY_FIRST, time.monotonic()
         while True:
             try:
                 response = self.http.request(method, url, timeout=timeout or httpx.USE_CLIENT_DEFAULT,
                                              **kw)
-                if response.status_code == 409 or (response.status_code == 404 and lost_on_404
-                                                   and "/worker/runs/" in url):
-                    # 404: the run is gone (purged) or not this token's to touch (but a
-                    # checkpoint download's 404 may mean only that the blob is missing)
+                if response.status_code == 409 or (response.status_code == 404 and lost_on_404):
+                    # 404 on a held run's call: the run is gone (purged) or not this token's
                     raise LeaseLost(response.json()["error"]["message"])
                 if response.status_code < 500:
                     if response.status_code >= 400:
