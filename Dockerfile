@@ -3,6 +3,7 @@ FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY optim_core ./optim_core
+COPY optrack ./optrack
 COPY service ./service
 COPY worker ./worker
 COPY migrations ./migrations

@@ -14,7 +14,7 @@ import httpx
 import numpy as np
 
 from bench._server import ROOT
-from service.demo import TRAJECTORIES
+from service.cli.demo import TRAJECTORIES
 
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "adam")
 LRS = [float(f"{lr:.3g}") for lr in np.logspace(-4, 0, 25)]

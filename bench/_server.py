@@ -121,7 +121,7 @@ class Server:
         sys.path.insert(0, str(ROOT))
         from sqlalchemy.orm import Session
 
-        from service.auth import admin
+        from service.auth import accounts as admin
         from service.db import make_engine
         from service.models import SCOPES
 

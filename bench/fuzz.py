@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import ignored_auth, response_schema_conf
 
 from bench._server import temp_database  # noqa: E402
 from service.app import create_app  # noqa: E402
-from service.auth import admin  # noqa: E402
+from service.auth import accounts as admin  # noqa: E402
 from service.models import SCOPES  # noqa: E402
 from service.settings import Settings  # noqa: E402
 

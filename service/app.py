@@ -8,14 +8,14 @@ import logging
 from fastapi import FastAPI
 
 from . import dashboard, migrate
-from .db import make_engine, session_makers
-from .errors import install_handlers
-from .limits import BodyLimit, SecurityHeaders
-from .queue import QueueSignal
 from .auth.ratelimit import RateLimiter
-from .auth import scope
-from .routes import admin, experiments, meta, metrics, runs, worker
-from .schemas import ERROR_RESPONSES
+from .db import make_engine, session_makers
+from .deps import scope
+from .handlers import install_handlers
+from .middleware import BodyLimit, SecurityHeaders
+from .queue.signal import QueueSignal
+from .routes import audit, experiments, meta, metrics, projects, runs, tokens, users, worker
+from .schemas.common import ERROR_RESPONSES
 from .settings import Settings, get_settings
 
 log = logging.getLogger("optrack")
@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.login_limiter = RateLimiter(settings.auth_rate_per_minute)
     app.state.token_limiter = RateLimiter(settings.auth_rate_per_minute)
     install_handlers(app)
-    for module in (experiments, runs, metrics, worker, admin, meta):
+    for module in (experiments, runs, metrics, worker, users, projects, tokens, audit, meta):
         app.include_router(module.router, responses=ERROR_RESPONSES)
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=[scope("read")])

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -51,3 +53,9 @@ def session_makers(engine: Engine) -> tuple[sessionmaker[Session], sessionmaker[
     reader = sessionmaker(engine.execution_options(sqlite_begin="DEFERRED"),
                           expire_on_commit=False)
     return writer, reader
+
+
+def insert_for(session: Session):
+    """The dialect's ``insert`` (PostgreSQL's or SQLite's), which has ``on_conflict_do_nothing``
+    and ``on_conflict_do_update``: upserts written once for both engines."""
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert

@@ -1,13 +1,31 @@
-"""Request dependencies: sessions and settings, as Annotated aliases."""
+"""Request dependencies, as Annotated aliases: sessions, settings, and the caller.
+
+``authenticate`` finds the caller from ``Authorization: Bearer <token>`` or, for the dashboard,
+the session cookie (then a state-changing request must also carry the session's CSRF token in
+``X-CSRF-Token``); ``scope(name)`` guards a router by the token's scope."""
 
 from __future__ import annotations
 
 from typing import Annotated, Iterator
 
 from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, HTTPBearer
 from sqlalchemy.orm import Session
 
+from .auth import tokens
+from .auth.principal import Principal, principal_for
+from .errors import Forbidden, Unauthenticated
 from .settings import Settings
+
+SESSION_COOKIE = "optrack_session"
+CSRF_COOKIE = "optrack_csrf"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# declared in the OpenAPI schema (clients and fuzzers see that every operation needs one of
+# them); the credentials themselves are read and checked by ``identify``
+BEARER = HTTPBearer(auto_error=False, description="an API token: Authorization: Bearer otk_…")
+COOKIE = APIKeyCookie(name=SESSION_COOKIE, auto_error=False,
+                      description="the dashboard's session (writes also need X-CSRF-Token)")
 
 
 def _writer(request: Request) -> Iterator[Session]:
@@ -29,3 +47,51 @@ def _settings(request: Request) -> Settings:
 WriteSession = Annotated[Session, Depends(_writer)]
 ReadSession = Annotated[Session, Depends(_reader)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+def identify(request: Request, session: Session) -> Principal | None:
+    """The caller, or None without valid credentials (the CSRF check is separate)."""
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, secret = header.partition(" ")
+        found = tokens.lookup(session, secret.strip(), "api") if scheme.lower() == "bearer" else None
+        if found is None:
+            raise Unauthenticated("the bearer token is unknown, revoked or expired")
+        return principal_for(session, *found, kind="api")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        found = tokens.lookup(session, cookie, "session")
+        if found is not None:
+            return principal_for(session, *found, kind="session")
+    return None
+
+
+def authenticate(request: Request, _bearer=Depends(BEARER), _cookie=Depends(COOKIE)) -> Principal:
+    """Dependency: the caller, or 401. Cookie sessions must show the CSRF token for writes."""
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    with request.app.state.reader() as session:
+        principal = identify(request, session)
+    if principal is None:
+        raise Unauthenticated("authentication required: send 'Authorization: Bearer <token>'")
+    if principal.kind == "session" and request.method not in SAFE_METHODS:
+        if not tokens.same(request.headers.get(CSRF_HEADER), principal.csrf):
+            raise Forbidden("missing or wrong CSRF token",
+                            [{"loc": CSRF_HEADER, "msg": "must equal the session's CSRF token"}])
+    request.state.principal = principal
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(authenticate)]
+
+
+def scope(name: str | None = None):
+    """Router dependency: authenticated with scope ``name`` (None: read for safe methods,
+    write for the others)."""
+
+    def dependency(request: Request, principal: CurrentUser) -> Principal:
+        principal.require_scope(name or ("read" if request.method in SAFE_METHODS else "write"))
+        return principal
+
+    return Depends(dependency)

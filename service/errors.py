@@ -1,27 +1,29 @@
-"""Domain errors and the one place that turns them into HTTP responses.
+"""Domain errors: what a client can get wrong, raised by domain code and turned into HTTP
+responses in one place (``handlers.py``); the CLI prints them.
 
     OptrackError             base; every failure a client can cause
     ├── Unauthenticated      401  no credentials, or ones that are unknown, revoked or expired
     ├── Forbidden            403  valid credentials without the scope, role or CSRF token
     ├── NotFound             404  an id that does not exist (or is not visible)
     ├── Conflict             409  the object is in a state that forbids the action
+    │   ├── LeaseLost             a worker's attempt no longer holds the run (queue.py)
+    │   └── (from the database)   ``from_integrity``: a unique, check or foreign-key
+    │                             constraint refused a write, named by the constraint
     ├── InvalidInput         422  a value broke a rule; ``details`` name each field
-    └── TooLarge             413  a body or batch over its limit
+    │   └── QueryError            a filter, order_by or page token (query/syntax.py)
+    ├── TooLarge             413  a body or batch over its limit
+    └── RateLimited          429  too many sign-ins or token creations from one address
 
 Every error response has the shape ``{"error": {"code", "message", "details"}}``.
 """
 
 from __future__ import annotations
 
-import logging
+import re
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
-
-log = logging.getLogger("optrack.errors")
+from sqlalchemy import MetaData
+from sqlalchemy.exc import IntegrityError
 
 
 class OptrackError(Exception):
@@ -79,6 +81,8 @@ class TooLarge(OptrackError):
 
 
 class RateLimited(OptrackError):
+    """Too many attempts from one client address; ``Retry-After`` says when to come back."""
+
     status, code = 429, "rate_limited"
 
     def __init__(self, message: str, retry_after: int):
@@ -90,40 +94,44 @@ def error_body(code: str, message: str, details: list | None = None) -> dict[str
     return {"error": {"code": code, "message": message, "details": details or []}}
 
 
-def install_handlers(app: FastAPI) -> None:
-    """Map every error, expected or not, to the one error shape."""
+# -- database integrity errors, translated once by constraint name ----------------------------
 
-    @app.exception_handler(OptrackError)
-    async def _domain(_request: Request, exc: OptrackError):
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status,
-                            headers=exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError):
-        details = [{"loc": _loc(e.get("loc", ())), "msg": e.get("msg", "invalid")}
-                   for e in exc.errors()]
-        message = "; ".join(f"{d['loc']}: {d['msg']}" for d in details[:5]) or "invalid input"
-        return JSONResponse(error_body("invalid_input", message, details), status_code=422)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException):
-        code = {401: "unauthenticated", 403: "forbidden", 404: "not_found",
-                405: "method_not_allowed", 413: "too_large", 429: "rate_limited"}.get(
-            exc.status_code, "http_error")
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
-
-    @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception):
-        log.exception("unhandled error")
-        return JSONResponse(error_body("internal", "internal error"), status_code=500)
+# what a refused write means to the client, by the constraint's name (models.NAMING)
+CONSTRAINT_MESSAGES = {
+    "uq_projects_name": "a project with this name already exists",
+    "uq_users_name": "a user with this name already exists",
+    "pk_memberships": "this user already has a role in the project",
+    "uq_api_tokens_hash": "this token already exists",
+}
+# SQLite names only CHECK constraints; UNIQUE ones come as their columns, foreign keys unnamed
+_SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)")
+_SQLITE_CHECK = re.compile(r"CHECK constraint failed: (\w+)")
 
 
-def _loc(parts) -> str:
-    """('body', 'optimizer', 2, 'lr') → 'optimizer[2].lr'."""
-    out = ""
-    for part in parts:
-        if part in ("body", "query", "path"):
-            continue
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "body"
+def constraint_name(exc: IntegrityError, metadata: MetaData) -> str | None:
+    """The name of the constraint that refused the write, on either engine (None if the
+    database does not say: SQLite's foreign keys)."""
+    diag = getattr(exc.orig, "diag", None)
+    if diag is not None:  # psycopg
+        return diag.constraint_name
+    message = str(exc.orig)
+    if found := _SQLITE_CHECK.search(message):
+        return found.group(1)
+    if found := _SQLITE_UNIQUE.search(message):
+        columns = [c.strip().split(".") for c in found.group(1).split(",")]
+        table = metadata.tables.get(columns[0][0])
+        wanted = {name for _, name in columns}
+        if table is None:
+            return None
+        for constraint in (*table.constraints, *table.indexes):
+            if {c.name for c in constraint.columns} == wanted and constraint.name:
+                return constraint.name
+    return None
+
+
+def from_integrity(exc: IntegrityError, metadata: MetaData) -> Conflict:
+    """The domain error for a write the database refused: 409, never a 500."""
+    name = constraint_name(exc, metadata)
+    message = CONSTRAINT_MESSAGES.get(name or "", "the change conflicts with stored data"
+                                      + (f" ({name})" if name else ""))
+    return Conflict(message, [{"loc": "body", "msg": message, "constraint": name}])

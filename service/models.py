@@ -71,6 +71,20 @@ class RunStatus(str, enum.Enum):
 STATUS_VALUES = tuple(s.value for s in RunStatus)
 
 
+class AttemptOutcome(str, enum.Enum):
+    """How one lease of a run ended (NULL while it runs)."""
+
+    succeeded = "succeeded"  # the worker finished the run
+    failed = "failed"        # the run crashed on the worker: counts against max_attempts
+    diverged = "diverged"    # the loss went non-finite: the run's result
+    expired = "expired"      # the worker stopped heartbeating: counts against max_attempts
+    released = "released"    # the worker shut down and handed the run back (not counted)
+    cancelled = "cancelled"  # a user cancelled the run, or deleted its experiment
+
+
+OUTCOME_VALUES = tuple(o.value for o in AttemptOutcome)
+
+
 class Project(Base):
     __tablename__ = "projects"
 
@@ -151,6 +165,7 @@ class RunAttempt(Base):
     """One lease of a run by a worker, and how it ended."""
 
     __tablename__ = "run_attempts"
+    __table_args__ = (CheckConstraint(f"outcome IN {OUTCOME_VALUES!r}", name="outcome"),)
 
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"),
                                         primary_key=True)
@@ -158,7 +173,7 @@ class RunAttempt(Base):
     worker_id: Mapped[str] = mapped_column(String(100))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    outcome: Mapped[str | None] = mapped_column(String(32))  # succeeded, expired, released, …
+    outcome: Mapped[str | None] = mapped_column(String(32))  # an AttemptOutcome
     error: Mapped[str | None] = mapped_column(Text)
 
 

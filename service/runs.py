@@ -1,18 +1,22 @@
-"""Run actions: create (external), cancel, finish, patch; and their API views."""
+"""Run actions: create (external), cancel, finish (external), change; reading one run and its
+attempts. Every read is confined to the caller's projects; runs of deleted experiments do not
+exist."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit, metrics_store, queue
-from .auth import Principal
+from . import audit
+from .queue import leases
+from .auth.principal import Principal
 from .errors import Conflict, NotFound
 from .models import Run, RunAttempt, RunStatus, RunTag, utcnow
-from .projects import project_names, writable_project
-from .schemas import AttemptOut, RunCreate, RunFinish, RunOut, RunPatch, encode_value
+from .projects import visible_project, writable_project
+from .query import RunQuery
+from .tracking import ingest
 
 
 def get_run(session: Session, user: Principal, run_id: str, min_role: str = "viewer",
@@ -32,33 +36,62 @@ def get_run(session: Session, user: Principal, run_id: str, min_role: str = "vie
     return run
 
 
-def create_external(session: Session, user: Principal, body: RunCreate) -> Run:
+def search(session: Session, user: Principal, filter_text: str | None, order_by: str | None,
+           project: str | None, experiment_id: str | None, limit: int,
+           page_token: str | None) -> tuple[list[Run], str | None]:
+    """One page of the runs the caller may see that match the query language's filter, in its
+    order, and the next page's token; QueryError names what the client got wrong."""
+    base = select(Run).where(user.where(Run.project_id), Run.deleted_at.is_(None))
+    if project is not None:
+        base = base.where(Run.project_id == visible_project(session, user, project).id)
+    if experiment_id is not None:
+        base = base.where(Run.experiment_id == experiment_id)
+    query = RunQuery.parse(filter_text, order_by, dialect=session.get_bind().dialect.name)
+    return query.page(session.execute(query.select(base, page_token, limit)).all(), limit)
+
+
+def require_visible(session: Session, user: Principal, run_ids: list[str]) -> None:
+    """NotFound naming the first of ``run_ids`` the caller cannot see (or that is missing)."""
+    found = set(session.scalars(select(Run.id).where(
+        Run.id.in_(run_ids), user.where(Run.project_id), Run.deleted_at.is_(None))))
+    missing = [r for r in run_ids if r not in found]
+    if missing:
+        raise NotFound(f"run {missing[0]!r} not found")
+
+
+def create_external(session: Session, user: Principal, project: str, name: str,
+                    config: dict[str, Any], tags: list[str], notes: str) -> Run:
     """A run trained elsewhere: it starts ``running`` and is never queued."""
     now = utcnow()
-    run = Run(project_id=writable_project(session, user, body.project), name=body.name,
-              status=RunStatus.running.value, external=True, config=body.config,
-              notes=body.notes, created_at=now, started_at=now,
-              tags=[RunTag(tag=t) for t in sorted(set(body.tags))])
+    run = Run(project_id=writable_project(session, user, project), name=name,
+              status=RunStatus.running.value, external=True, config=config, notes=notes,
+              created_at=now, started_at=now, tags=[RunTag(tag=t) for t in sorted(set(tags))])
     session.add(run)
     return run
 
 
 def cancel(session: Session, user: Principal, run_id: str) -> Run:
-    """queued → cancelled at once; running → cancelled (its worker stops at its next
-    heartbeat); a finished run cannot be cancelled (409)."""
+    """A user's cancel: queued → cancelled at once; running → cancelled (its worker stops at
+    its next heartbeat); a finished run cannot be cancelled (409)."""
     run = get_run(session, user, run_id, "member", for_update=True)
     if RunStatus(run.status).finished:
         raise Conflict(f"run {run_id!r} already ended as {run.status}")
-    now = utcnow()
-    if run.status == RunStatus.running.value and not run.external:
-        queue.end_attempt(session, run, "cancelled", None, now)
-    run.status = RunStatus.cancelled.value  # queued|running -> cancelled
-    run.finished_at, run.worker_id, run.lease_expires_at = now, None, None
+    leases.cancel(session, run, utcnow())
     audit.record(session, user, "run.cancel", run.project_id, run.id)
     return run
 
 
-def finish(session: Session, user: Principal, run_id: str, body: RunFinish) -> Run:
+def log_external_metrics(session: Session, user: Principal, run_id: str, points: Sequence,
+                         max_batch: int) -> int:
+    """Points logged to an external run (it must be running); how many were new."""
+    run = get_run(session, user, run_id, "member")
+    if run.status != RunStatus.running.value:
+        raise Conflict(f"run {run_id!r} is {run.status}; metrics are logged to running runs")
+    return ingest.ingest(session, run_id, points, max_batch)
+
+
+def finish_external(session: Session, user: Principal, run_id: str, status: str,
+                    error: str | None, summary: dict[str, Any] | None) -> Run:
     """Finish an external run (running → succeeded | failed | diverged)."""
     run = get_run(session, user, run_id, "member", for_update=True)
     if not run.external:
@@ -66,44 +99,26 @@ def finish(session: Session, user: Principal, run_id: str, body: RunFinish) -> R
                        f"finished over this route")
     if run.status != RunStatus.running.value:
         raise Conflict(f"run {run_id!r} is {run.status}, not running")
-    run.status = body.status  # running -> succeeded | failed | diverged
-    run.error = body.error
-    run.summary = body.summary
-    run.finished_at = utcnow()
+    run.status = status  # running -> succeeded | failed | diverged
+    run.error, run.summary, run.finished_at = error, summary, utcnow()
     return run
 
 
-def patch(session: Session, user: Principal, run_id: str, body: RunPatch) -> Run:
+def change(session: Session, user: Principal, run_id: str, tags: list[str] | None = None,
+           notes: str | None = None, name: str | None = None) -> Run:
+    """Set whichever of the run's tags, notes and name are given."""
     run = get_run(session, user, run_id, "member", for_update=True)
-    if body.tags is not None:
-        run.tags = [RunTag(tag=t) for t in sorted(set(body.tags))]
-    if body.notes is not None:
-        run.notes = body.notes
-    if body.name is not None:
-        run.name = body.name
+    if tags is not None:
+        run.tags = [RunTag(tag=t) for t in sorted(set(tags))]
+    if notes is not None:
+        run.notes = notes
+    if name is not None:
+        run.name = name
     return run
 
 
-def attempts(session: Session, user: Principal, run_id: str) -> list[AttemptOut]:
+def attempts(session: Session, user: Principal, run_id: str) -> list[RunAttempt]:
     """The run's attempts (leases by workers), oldest first; NotFound for an unknown run."""
     get_run(session, user, run_id)
-    rows = session.scalars(select(RunAttempt).where(RunAttempt.run_id == run_id)
-                           .order_by(RunAttempt.attempt))
-    return [AttemptOut(attempt=a.attempt, worker_id=a.worker_id, started_at=a.started_at,
-                       ended_at=a.ended_at, outcome=a.outcome, error=a.error) for a in rows]
-
-
-def views(session: Session, runs: Sequence[Run]) -> list[RunOut]:
-    """API views of ``runs`` with project names, latest metric values and the highest step
-    logged, in three queries whatever the number of runs."""
-    names = project_names(session, {r.project_id for r in runs})
-    latest = metrics_store.latest_values(session, [r.id for r in runs])
-    steps = metrics_store.latest_steps(session, [r.id for r in runs])
-    return [RunOut(id=r.id, name=r.name, project=names.get(r.project_id, ""),
-                   experiment_id=r.experiment_id, status=r.status, external=r.external,
-                   config=r.config, tags=[t.tag for t in r.tags], notes=r.notes,
-                   summary=r.summary, error=r.error, attempt=r.attempt,
-                   created_at=r.created_at, started_at=r.started_at, finished_at=r.finished_at,
-                   metrics={k: encode_value(v) for k, v in latest[r.id].items()},
-                   total_steps=r.total_steps, step=steps.get(r.id))
-            for r in runs]
+    return list(session.scalars(select(RunAttempt).where(RunAttempt.run_id == run_id)
+                                .order_by(RunAttempt.attempt)))

@@ -88,7 +88,7 @@ def superuser_token(db_url: str, scopes: tuple[str, ...] = ("read", "write", "ad
     start the server as a process: every route but health needs a token)."""
     from sqlalchemy.orm import Session
 
-    from service.auth import admin
+    from service.auth import accounts as admin
     from service.db import make_engine
 
     engine = make_engine(db_url)

@@ -2,14 +2,16 @@
 
 Connection failures and 5xx answers are retried with capped exponential backoff until
 ``give_up_after`` seconds have passed, so a worker rides out a server restart; a 409 raises
-LeaseLost at once (the worker must drop the run)."""
+LeaseLost at once (the worker must drop the run), and so does a 404 on the calls that hold a
+lease (the run is gone, or not this token's). Responses are read for the fields this worker
+knows; a newer server's extra fields are ignored, so servers can be upgraded before workers."""
 
 from __future__ import annotations
 
 import logging
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import httpx
@@ -31,12 +33,31 @@ class ServerError(Exception):
 
 
 @dataclass(frozen=True)
+class Limits:
+    """What the server accepts per request; an older server that does not say gets the limits
+    every server had before it could say."""
+
+    max_metric_batch: int = 10_000  # points per metrics request
+    max_checkpoint_bytes: int = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
 class Lease:
     run_id: str
     attempt: int
     config: dict[str, Any]
     lease_seconds: float
     checkpoint_step: int | None
+    limits: Limits = Limits()
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Lease":
+        """The lease in a lease response, ignoring the fields this worker does not know."""
+        known = {f.name for f in fields(cls)} - {"limits"}
+        limits = data.get("limits") or {}
+        return cls(**{k: v for k, v in data.items() if k in known},
+                   limits=Limits(**{k: v for k, v in limits.items()
+                                    if k in {f.name for f in fields(Limits)}}))
 
 
 class ApiClient:
@@ -55,7 +76,7 @@ class ApiClient:
                               json={"worker_id": worker_id, "wait": wait}, timeout=wait + 30)
         if response.status_code == 204:
             return None
-        return Lease(**response.json())
+        return Lease.from_json(response.json())
 
     def heartbeat(self, run_id: str, attempt: int) -> bool:
         """True when the run was cancelled."""

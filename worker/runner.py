@@ -21,6 +21,7 @@ import traceback
 import uuid
 
 import optim_core
+from optrack.wire import encode_floats, encode_value
 
 from .client import ApiClient, Lease, LeaseLost
 
@@ -30,7 +31,6 @@ FLUSH_POINTS = 2000  # send metrics when this many are buffered …
 FLUSH_SECONDS = 0.5  # … or when the oldest buffered point is this old
 LEASE_WAIT = 10.0  # seconds one lease call long-polls
 PENDING_UPLOADS = 64  # metric batches and checkpoints queued for the sender before training waits
-MAX_BATCH = 10_000  # points per metrics request (the server's limit)
 CHECKPOINT_EVERY_SECONDS = 2.0  # upload at most one checkpoint per this many seconds (the
 # first at once, and always when stopping): short epochs would otherwise spend more time on
 # uploads than on training, and a resume replays identical values anyway
@@ -112,8 +112,7 @@ class _Sender(threading.Thread):
             self._metrics([p for kind, batch in jobs[:last + 1] if kind == "metrics"
                            for p in batch])
             if last >= 0:
-                step, data = jobs[last][1]
-                self.client.put_checkpoint(self.lease.run_id, self.lease.attempt, step, data)
+                self._checkpoint(*jobs[last][1])
             self._metrics([p for kind, batch in jobs[last + 1:] if kind == "metrics"
                            for p in batch])
         except LeaseLost as exc:
@@ -122,10 +121,22 @@ class _Sender(threading.Thread):
         except BaseException as exc:  # noqa: BLE001 — handed to the training thread
             self.error = exc
 
+    def _checkpoint(self, step: int, data: bytes) -> None:
+        """Upload unless over the server's limit: then the run goes on without it (a resumed
+        attempt starts from an earlier checkpoint and replays identical values)."""
+        limit = self.lease.limits.max_checkpoint_bytes
+        if len(data) > limit:
+            log.warning("run=%s checkpoint at step %d is %d bytes, over the server's %d: "
+                        "not uploaded", self.lease.run_id, step, len(data), limit)
+            return
+        self.client.put_checkpoint(self.lease.run_id, self.lease.attempt, step, data)
+
     def _metrics(self, points: list[dict]) -> None:
-        for start in range(0, len(points), MAX_BATCH):
+        """In requests of at most the server's batch limit (from the lease)."""
+        batch = self.lease.limits.max_metric_batch
+        for start in range(0, len(points), batch):
             self.client.metrics(self.lease.run_id, self.lease.attempt,
-                                points[start:start + MAX_BATCH])
+                                points[start:start + batch])
 
     def drain(self) -> None:
         """Wait until everything queued was sent; re-raise a failure of the sender."""
@@ -178,7 +189,7 @@ class _RunState:
                     self.sender.drain()
                     outcome = event.summary["outcome"]
                     self.client.finish(lease.run_id, lease.attempt, outcome,
-                                       _json_safe(event.summary))
+                                       encode_floats(event.summary))
                     return outcome
         except Stop:
             return "cancelled" if self.cancelled.is_set() else "lost"
@@ -199,7 +210,7 @@ class _RunState:
         now = time.time()
         if not self.buffer:
             self.oldest = time.monotonic()
-        self.buffer.extend({"key": k, "step": event.step, "value": _json_value(v), "time": now}
+        self.buffer.extend({"key": k, "step": event.step, "value": encode_value(v), "time": now}
                            for k, v in event.values.items())
         if len(self.buffer) >= FLUSH_POINTS or time.monotonic() - self.oldest >= FLUSH_SECONDS:
             self._flush()
@@ -243,22 +254,3 @@ class _RunState:
                 self.sender.jobs.put_nowait(None)
             except queue.Full:
                 pass
-
-
-def _json_value(v: float):
-    if v != v:
-        return "NaN"
-    if v in (float("inf"), float("-inf")):
-        return "Infinity" if v > 0 else "-Infinity"
-    return v
-
-
-def _json_safe(value):
-    """A summary for JSON: non-finite floats as the strings the API takes for them."""
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float):
-        return _json_value(value)
-    return value

@@ -1,5 +1,2 @@
-"""Authentication and authorisation: tokens, principals, the admin operations, rate limits."""
-
-from .principal import CurrentUser, Principal, authenticate, scope
-
-__all__ = ["CurrentUser", "Principal", "authenticate", "scope"]
+"""Authentication and authorisation: tokens, principals, accounts (users, memberships,
+tokens), rate limits. Nothing here depends on the web framework; ``deps.py`` reads requests."""

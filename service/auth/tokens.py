@@ -18,6 +18,7 @@ from ..models import ApiToken, User, utcnow
 
 PREFIX = "otk_"
 DISPLAY = 12  # characters of the token kept for display: "otk_" + 8
+LOGIN_CODE_TTL = timedelta(minutes=15)
 
 
 def generate() -> str:
@@ -40,6 +41,12 @@ def issue(session: Session, user: User, scopes: list[str], *, kind: str = "api",
                    expires_at=utcnow() + ttl if ttl else None)
     session.add(row)
     return row, secret
+
+
+def login_code(session: Session, user: User) -> str:
+    """A one-time code for ``/login?code=…`` (15 minutes): the dashboard sign-in link."""
+    _, secret = issue(session, user, [], kind="login", name="login link", ttl=LOGIN_CODE_TTL)
+    return secret
 
 
 def lookup(session: Session, secret: str, kind: str,

@@ -4,23 +4,19 @@ the API serves and nothing is rendered twice."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
-from .. import lifecycle, runs
-from ..auth import Principal
-from ..auth.principal import identify
-from ..deps import ReadSession
+from .. import runs
+from ..auth.principal import Principal
+from ..deps import ReadSession, identify
 from ..errors import NotFound, Unauthenticated
+from ..experiments import lifecycle
 from . import assets, session
+from .templating import templates
 
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-templates.env.globals["asset"] = assets.url
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 
 

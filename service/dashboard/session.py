@@ -13,8 +13,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from .. import audit
 from ..auth import tokens
-from ..auth.principal import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, identify
+from ..deps import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, identify
 from ..models import ApiToken, utcnow
+from .templating import templates
 
 router = APIRouter(include_in_schema=False)
 SESSION_SCOPES = {"read", "write", "admin"}
@@ -30,8 +31,6 @@ def safe_next(target: str | None) -> str:
 
 def login_page(request: Request, error: str | None = None, status_code: int = 200,
                code: str = "", next_path: str = "/") -> HTMLResponse:
-    from .pages import templates  # the page templates live with the pages
-
     return templates.TemplateResponse(request, "login.html", {
         "title": "Sign in", "error": error, "code": code, "next": safe_next(next_path),
         "user": None}, status_code=status_code)

@@ -34,8 +34,8 @@ from typing import Any, Sequence
 
 from sqlalchemy import Row, Select
 
-from .compiler import DIALECTS, Compiler, SortKey
-from .pagination import after, decode_token, encode_token, fingerprint
+from .compiler import DIALECTS, Compiler
+from .pagination import Keyset, fingerprint
 from .parser import parse_filter, parse_order_by
 from .syntax import Node, OrderItem, QueryError
 
@@ -78,31 +78,22 @@ class RunQuery:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise QueryError(f"must be a positive integer, got {limit!r}", field="limit")
         compiler = Compiler(self.dialect)
+        # the predicate and the sort keys register the metric joins that join_metrics adds
         conditions = [] if self.filter is None else [compiler.predicate(self.filter)]
-        keys = compiler.sort_keys(self.order, self.filter)
-        if page_token:
-            conditions.append(after(keys, decode_token(page_token, self._fingerprint(), keys)))
+        keyset = self._keyset(compiler)
         stmt = compiler.join_metrics(base).where(*conditions)
-        stmt = stmt.add_columns(*(key.expr.label(f"sort_{i}") for i, key in enumerate(keys)))
-        return stmt.order_by(*map(_order_by, keys)).limit(limit + 1)
+        stmt = stmt.add_columns(*(k.expr.label(f"sort_{i}") for i, k in enumerate(keyset.keys)))
+        return keyset.select(stmt, page_token, limit)
 
     def page(self, rows: Sequence[Row[Any]], limit: int) -> tuple[list[Any], str | None]:
         """The runs (``row[0]`` of each row) of this page, at most ``limit``, and the token
         for the next page: None when this page is the last. ``rows`` are all the rows of the
         ``select`` statement built with the same ``limit``."""
-        runs = [row[0] for row in rows[:limit]]
-        if len(rows) <= limit:
-            return runs, None
-        keys = Compiler(self.dialect).sort_keys(self.order, self.filter)
-        last = tuple(rows[limit - 1])[-len(keys):]
-        return runs, encode_token(self._fingerprint(), keys, last)
+        keyset = self._keyset(Compiler(self.dialect))
+        width = len(keyset.keys)
+        page, token = keyset.page(rows, limit, lambda row: tuple(row)[-width:])
+        return [row[0] for row in page], token
 
-    def _fingerprint(self) -> str:
-        return fingerprint(self.filter, self.order)
-
-
-def _order_by(key: SortKey):
-    """NULLS LAST only where NULLs can occur: on a NOT NULL column it would stop PostgreSQL from
-    reading the order off an index (runs by project and created_at)."""
-    ordered = key.expr.desc() if key.descending else key.expr.asc()
-    return ordered.nulls_last() if key.nullable else ordered
+    def _keyset(self, compiler: Compiler) -> Keyset:
+        return Keyset(compiler.sort_keys(self.order, self.filter),
+                      fingerprint(self.filter, self.order))

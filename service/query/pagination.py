@@ -18,13 +18,48 @@ import math
 from datetime import timezone
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, literal, or_, true
+from dataclasses import dataclass
+from typing import Sequence
+
+from sqlalchemy import ColumnElement, Select, and_, literal, or_, true
 
 from .compiler import SortKey
 from .parser import as_utc, invalid_character
 from .syntax import QueryError
 
 MAX_TOKEN_LENGTH = 4096  # characters
+
+
+@dataclass(frozen=True)
+class Keyset:
+    """Pages of one ordered query: ``keys`` are its ORDER BY (the last one unique, so the
+    order is total), ``query_fingerprint`` ties its tokens to the query that issued them."""
+
+    keys: Sequence[SortKey]
+    query_fingerprint: str
+
+    def select(self, stmt: Select, page_token: str | None, limit: int) -> Select:
+        """``stmt`` after the token's row, in the keys' order, ``limit + 1`` rows (the extra
+        one says whether another page follows)."""
+        if page_token:
+            stmt = stmt.where(after(self.keys, decode_token(page_token, self.query_fingerprint,
+                                                            self.keys)))
+        return stmt.order_by(*map(order_by, self.keys)).limit(limit + 1)
+
+    def page(self, rows: Sequence[Any], limit: int, values) -> tuple[list[Any], str | None]:
+        """The first ``limit`` of ``rows`` and the next page's token (None on the last page);
+        ``values(row)`` gives a row's sort-key values."""
+        if len(rows) <= limit:
+            return list(rows), None
+        token = encode_token(self.query_fingerprint, self.keys, tuple(values(rows[limit - 1])))
+        return list(rows[:limit]), token
+
+
+def order_by(key: SortKey):
+    """NULLS LAST only where NULLs can occur: on a NOT NULL column it would stop PostgreSQL from
+    reading the order off an index (runs by project and created_at)."""
+    ordered = key.expr.desc() if key.descending else key.expr.asc()
+    return ordered.nulls_last() if key.nullable else ordered
 
 
 def fingerprint(*parts: Any) -> str:
@@ -98,6 +133,7 @@ def _is_number(value: Any) -> bool:
 
 
 _CHECKS = {"number": _is_number,
+           "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
            "string": lambda v: isinstance(v, str) and invalid_character(v) is None,
            "bool": lambda v: isinstance(v, bool),
            "datetime": lambda v: isinstance(v, str) and as_utc(v) is not None}
@@ -113,6 +149,6 @@ def _to_json(value: Any, kind: str) -> Any:
 
 def _from_json(value: Any, kind: str) -> Any:
     """A checked token value as the sort key's Python value."""
-    if value is None or kind in ("string", "bool"):
+    if value is None or kind in ("string", "bool", "integer"):
         return value
     return float(value) if kind == "number" else as_utc(value)

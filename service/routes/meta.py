@@ -10,10 +10,10 @@ from sqlalchemy import text
 import optim_core
 from optim_core import functions
 
-from ..auth import scope
+from ..deps import scope
 from ..errors import NotFound, error_body
 from ..migrate import at_head
-from ..schemas import SurfaceOut
+from ..schemas.meta import SurfaceOut
 
 router = APIRouter(tags=["meta"])
 

@@ -1,19 +1,18 @@
-"""Metric ingestion and history."""
+"""/api/v1 metrics: logging points to external runs, histories, many runs at once."""
 
 from __future__ import annotations
 
-
 from fastapi import APIRouter, Query
-from sqlalchemy import select
 
-from .. import metrics_store, rollups
-from ..auth import CurrentUser, scope
-from ..deps import ReadSession, SettingsDep, WriteSession
-from ..errors import Conflict, InvalidInput, NotFound
-from ..models import Run, RunStatus
-from ..runs import get_run
-from ..schemas import (HistoryOut, MetricBatch, MetricBatchResult, MetricKey, MetricsQuery,
-                       Series, encode_value)
+from optrack.wire import encode_value
+
+from ..deps import CurrentUser, ReadSession, SettingsDep, WriteSession, scope
+from ..errors import InvalidInput
+from ..runs import get_run, log_external_metrics, require_visible
+from ..schemas.common import MetricKey
+from ..schemas.metrics import HistoryOut, MetricBatch, MetricBatchResult, MetricsQuery, Series
+from ..tracking import rollups
+from ..tracking.latest import latest_values
 
 router = APIRouter(prefix="/api/v1", tags=["metrics"], dependencies=[scope()])
 
@@ -21,12 +20,11 @@ router = APIRouter(prefix="/api/v1", tags=["metrics"], dependencies=[scope()])
 @router.post("/runs/{run_id}/metrics", response_model=MetricBatchResult)
 def log_metrics(run_id: str, body: MetricBatch, session: WriteSession,
                 settings: SettingsDep, user: CurrentUser) -> MetricBatchResult:
-    """Log up to 10,000 points; points already stored (same key and step) are ignored, so a
-    retried batch is harmless. Values may be "NaN", "Infinity" or "-Infinity"."""
-    run = get_run(session, user, run_id, "member")
-    if run.status != RunStatus.running.value:
-        raise Conflict(f"run {run_id!r} is {run.status}; metrics are logged to running runs")
-    inserted = metrics_store.ingest(session, run_id, body.metrics, settings.max_metric_batch)
+    """Log up to the server's ``max_metric_batch`` points (10,000 by default; more: 413);
+    points already stored (same key and step) are ignored, so a retried batch is harmless.
+    Values may be "NaN", "Infinity" or "-Infinity"."""
+    inserted = log_external_metrics(session, user, run_id, body.metrics,
+                                    settings.max_metric_batch)
     session.commit()
     return MetricBatchResult(received=len(body.metrics), inserted=inserted)
 
@@ -38,7 +36,7 @@ def run_history(run_id: str, session: ReadSession, settings: SettingsDep, user: 
     """One run's series, downsampled in SQL to ``max_points`` each (default 1,000)."""
     get_run(session, user, run_id)
     if not keys:
-        keys = sorted(metrics_store.latest_values(session, [run_id])[run_id])
+        keys = sorted(latest_values(session, [run_id])[run_id])
     return HistoryOut(series=_series(session, settings, [run_id], keys, max_points))
 
 
@@ -46,11 +44,7 @@ def run_history(run_id: str, session: ReadSession, settings: SettingsDep, user: 
 def query_metrics(body: MetricsQuery, session: ReadSession, settings: SettingsDep,
                   user: CurrentUser) -> HistoryOut:
     """Many runs × keys at once, for compare charts."""
-    found = set(session.scalars(select(Run.id).where(
-        Run.id.in_(body.run_ids), user.where(Run.project_id), Run.deleted_at.is_(None))))
-    missing = [r for r in body.run_ids if r not in found]
-    if missing:
-        raise NotFound(f"run {missing[0]!r} not found")
+    require_visible(session, user, body.run_ids)
     return HistoryOut(series=_series(session, settings, body.run_ids, body.keys, body.max_points))
 
 

@@ -1,5 +1,7 @@
 """/api/v1/worker: the protocol workers speak. Every call after the lease names (run id,
-attempt); a call from an attempt that lost its lease gets 409 and the worker drops the run."""
+attempt); a call from an attempt that lost its lease gets 409, and a run that is not there for
+the worker's token 404 — the worker drops the run on either. The lease response carries the
+server's limits, so workers never hard-code them."""
 
 from __future__ import annotations
 
@@ -10,12 +12,12 @@ from starlette.concurrency import run_in_threadpool
 
 from optim_core.training import flatten
 
-from .. import checkpoints, metrics_store, queue
-from ..auth import CurrentUser, scope
-from ..deps import SettingsDep, WriteSession
-from ..errors import TooLarge
-from ..schemas import (AttemptBody, CheckpointOut, HeartbeatOut, LeaseOut, LeaseRequest,
-                       MetricBatchResult, WorkerFinish, WorkerMetrics)
+from ..deps import CurrentUser, SettingsDep, WriteSession, scope
+from ..queue import leases
+from ..schemas.metrics import MetricBatchResult
+from ..schemas.worker import (AttemptBody, CheckpointOut, HeartbeatOut, LeaseOut, LeaseRequest,
+                              WorkerFinish, WorkerLimits, WorkerMetrics)
+from ..settings import Settings
 
 router = APIRouter(prefix="/api/v1/worker", tags=["worker"], dependencies=[scope("worker")])
 POLL_SECONDS = 0.25  # how often a waiting lease call looks again for runs queued elsewhere
@@ -40,12 +42,14 @@ async def lease(body: LeaseRequest, request: Request, worker: CurrentUser):
         await request.app.state.queue_signal.wait(seen, min(POLL_SECONDS, remaining))
 
 
-def _lease_once(request: Request, worker_id: str, settings, worker) -> LeaseOut | None:
+def _lease_once(request: Request, worker_id: str, settings: Settings, worker) -> LeaseOut | None:
     with request.app.state.writer() as session:
-        run = queue.lease_next(session, worker_id, settings, worker)
+        run = leases.lease_next(session, worker_id, settings, worker)
         out = None if run is None else LeaseOut(
             run_id=run.id, attempt=run.attempt, config=flatten(run.config),
-            lease_seconds=settings.lease_seconds, checkpoint_step=run.checkpoint_step)
+            lease_seconds=settings.lease_seconds, checkpoint_step=run.checkpoint_step,
+            limits=WorkerLimits(max_metric_batch=settings.max_metric_batch,
+                                max_checkpoint_bytes=settings.max_checkpoint_bytes))
         session.commit()
     return out
 
@@ -54,7 +58,7 @@ def _lease_once(request: Request, worker_id: str, settings, worker) -> LeaseOut 
 def heartbeat(run_id: str, body: AttemptBody, session: WriteSession,
               settings: SettingsDep, worker: CurrentUser) -> HeartbeatOut:
     """Extend the lease; ``cancelled`` tells the worker to stop."""
-    cancelled = queue.heartbeat(session, run_id, body.attempt, settings, worker)
+    cancelled = leases.heartbeat(session, run_id, body.attempt, settings, worker)
     session.commit()
     return HeartbeatOut(cancelled=cancelled, lease_seconds=settings.lease_seconds)
 
@@ -62,9 +66,10 @@ def heartbeat(run_id: str, body: AttemptBody, session: WriteSession,
 @router.post("/runs/{run_id}/metrics", response_model=MetricBatchResult)
 def metrics(run_id: str, body: WorkerMetrics, session: WriteSession,
             settings: SettingsDep, worker: CurrentUser) -> MetricBatchResult:
-    """Metrics of the attempt holding the lease; replayed points are ignored."""
-    queue.holding(session, run_id, body.attempt, worker)
-    inserted = metrics_store.ingest(session, run_id, body.metrics, settings.max_metric_batch)
+    """Metrics of the attempt holding the lease, at most the lease's ``limits.max_metric_batch``
+    points; replayed points are ignored."""
+    inserted = leases.record_metrics(session, run_id, body.attempt, worker, body.metrics,
+                                     settings.max_metric_batch)
     session.commit()
     return MetricBatchResult(received=len(body.metrics), inserted=inserted)
 
@@ -75,16 +80,14 @@ def metrics(run_id: str, body: WorkerMetrics, session: WriteSession,
 async def put_checkpoint(run_id: str, request: Request, worker: CurrentUser,
                          attempt: int = Query(ge=1),
                          step: int = Query(ge=0)) -> CheckpointOut:
-    """Store the attempt's latest checkpoint (the body is the ``.npz`` blob)."""
+    """Store the attempt's latest checkpoint (the body is the ``.npz`` blob, at most the
+    lease's ``limits.max_checkpoint_bytes``)."""
     settings = request.app.state.settings
-    data = await request.body()
-    if len(data) > settings.max_checkpoint_bytes:
-        raise TooLarge(f"checkpoint: at most {settings.max_checkpoint_bytes} bytes")
+    data = await request.body()  # the body limit for this route is the checkpoint limit
+
     def store() -> str:  # in the thread pool: it waits for the write lock and fsyncs
         with request.app.state.writer() as session:
-            run = queue.holding(session, run_id, attempt, worker)
-            sha = checkpoints.store(session, run, data, step, settings.data_dir,
-                                    settings.max_checkpoint_bytes)
+            sha = leases.store_checkpoint(session, run_id, attempt, worker, data, step, settings)
             session.commit()
         return sha
 
@@ -96,8 +99,7 @@ async def put_checkpoint(run_id: str, request: Request, worker: CurrentUser,
 def get_checkpoint(run_id: str, session: WriteSession, settings: SettingsDep,
                    worker: CurrentUser, attempt: int = Query(ge=1)) -> Response:
     """The run's latest checkpoint, for the attempt that resumes it."""
-    run = queue.holding(session, run_id, attempt, worker)
-    return Response(checkpoints.load(run, settings.data_dir),
+    return Response(leases.load_checkpoint(session, run_id, attempt, worker, settings.data_dir),
                     media_type="application/octet-stream")
 
 
@@ -105,10 +107,10 @@ def get_checkpoint(run_id: str, session: WriteSession, settings: SettingsDep,
 def finish(run_id: str, body: WorkerFinish, request: Request, session: WriteSession,
            settings: SettingsDep, worker: CurrentUser) -> dict:
     """succeeded / diverged end the run; failed retries it while attempts are left."""
-    run = queue.finish(session, run_id, body.attempt, body.status, settings, worker,
-                       body.summary, body.error)
+    run = leases.finish(session, run_id, body.attempt, body.status, settings, worker,
+                        body.summary, body.error)
     session.commit()
-    _notify(request)
+    request.app.state.queue_signal.notify()
     return {"status": run.status}
 
 
@@ -116,11 +118,7 @@ def finish(run_id: str, body: WorkerFinish, request: Request, session: WriteSess
 def release(run_id: str, body: AttemptBody, request: Request, session: WriteSession,
             worker: CurrentUser) -> dict:
     """Hand the run back to the queue at once (a worker shutting down)."""
-    run = queue.release(session, run_id, body.attempt, worker)
+    run = leases.release(session, run_id, body.attempt, worker)
     session.commit()
-    _notify(request)
-    return {"status": run.status}
-
-
-def _notify(request: Request) -> None:
     request.app.state.queue_signal.notify()
+    return {"status": run.status}

@@ -6,7 +6,7 @@ from pathlib import Path
 import yaml
 from typer.testing import CliRunner
 
-from service.cli import app
+from service.cli.main import app
 from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +36,7 @@ def test_environment_variables_are_settings_or_worker_options():
     known = {f"OPTRACK_{name.upper()}" for name in Settings.model_fields}
     known |= {"OPTRACK_SERVER", "OPTRACK_TOKEN"}  # read by `optrack worker`
     worker_source = (ROOT / "worker" / "__main__.py").read_text() + (
-        ROOT / "service" / "cli.py").read_text()
+        ROOT / "service" / "cli" / "main.py").read_text()
     for name, service in COMPOSE["services"].items():
         for variable in service.get("environment", {}):
             if variable.startswith("OPTRACK_"):

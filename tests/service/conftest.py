@@ -64,7 +64,7 @@ def _start(settings: Settings) -> TestClient:
 
 def superuser_headers(app, scopes=("read", "write", "admin")) -> dict[str, str]:
     """Authorization headers of a new superuser's token on ``app``'s database."""
-    from service.auth import admin
+    from service.auth import accounts as admin
 
     with app.state.writer() as session:
         user = admin.add_user(session, "cli", f"su-{uuid.uuid4().hex[:8]}", superuser=True)

@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from starlette.routing import Mount
 
-from service.auth import admin, tokens
+from service.auth import accounts, tokens
 from service.models import User
 
 from .conftest import assert_error
@@ -91,15 +91,15 @@ def credentials(shared_client):
     """Tokens of one superuser: each single scope, all scopes, revoked, expired."""
     app = shared_client.app
     with app.state.writer() as session:
-        user = admin.add_user(session, "cli", "route-tester", superuser=True)
+        user = accounts.add_user(session, "cli", "route-tester", superuser=True)
         made = {}
         for name, scopes in {"read": ["read"], "write": ["read", "write"],
                              "worker": ["worker"], "admin": ["read", "write", "admin"],
                              "all": ["read", "write", "worker", "admin"]}.items():
-            made[name] = admin.create_token(session, "cli", user, name, scopes)[1]
-        revoked, made["revoked"] = admin.create_token(session, "cli", user, "gone",
+            made[name] = accounts.create_token(session, "cli", user, name, scopes)[1]
+        revoked, made["revoked"] = accounts.create_token(session, "cli", user, "gone",
                                                       ["read", "write", "worker", "admin"])
-        admin.revoke_token(session, "cli", revoked)
+        accounts.revoke_token(session, "cli", revoked)
         _, made["expired"] = tokens.issue(session, session.get(User, user.id),
                                           ["read", "write", "worker", "admin"],
                                           ttl=timedelta(seconds=-1))

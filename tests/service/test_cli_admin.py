@@ -192,7 +192,7 @@ def test_first_local_start_after_users_add_still_has_a_superuser(cli_env, db_url
 
     from service.auth import tokens
     from service.db import make_engine
-    from service.local import local_credentials
+    from service.cli.local import local_credentials
     from service.models import User
 
     [added] = run_cli(cli_env, ["users", "add", "alice"])  # migrates the new database too

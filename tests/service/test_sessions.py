@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from service.auth import admin, bootstrap
-from service.auth.principal import CSRF_COOKIE, SESSION_COOKIE
+from service.auth import accounts, tokens
+from service.deps import CSRF_COOKIE, SESSION_COOKIE
 from service.models import User
 
 from .conftest import assert_error
@@ -20,8 +20,8 @@ def _code(app, name: str = "admin") -> str:
     with app.state.writer() as session:
         user = session.query(User).filter_by(name=name).one_or_none()
         if user is None:
-            user = admin.add_user(session, "cli", name, superuser=True)
-        code = bootstrap.login_code(session, user)
+            user = accounts.add_user(session, "cli", name, superuser=True)
+        code = tokens.login_code(session, user)
         session.commit()
     return code
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select, update
 
-from . import audit, checkpoints
-from .auth import Principal
-from .errors import Conflict, NotFound
-from .models import Experiment, Run, RunAttempt, RunStatus, utcnow
+from .. import audit
+from ..queue import checkpoints, leases
+from ..auth.principal import Principal
+from ..errors import Conflict, NotFound
+from ..models import Experiment, Run, RunStatus, utcnow
 
 ACTIVE = (RunStatus.queued.value, RunStatus.running.value)
 
@@ -34,14 +35,9 @@ def soft_delete(session, user: Principal, experiment_id: str) -> Experiment:
     experiment = get_experiment(session, user, experiment_id, "admin", for_update=True)
     now = utcnow()
     active = session.scalars(select(Run).where(Run.experiment_id == experiment.id,
-                                               Run.status.in_(ACTIVE))).all()
-    for run in active:  # queued | running -> cancelled; a running run's worker stops
-        if run.status == RunStatus.running.value:
-            session.execute(update(RunAttempt).where(
-                RunAttempt.run_id == run.id, RunAttempt.attempt == run.attempt,
-                RunAttempt.ended_at.is_(None)).values(ended_at=now, outcome="cancelled"))
-        run.status, run.finished_at = RunStatus.cancelled.value, now
-        run.worker_id, run.lease_expires_at = None, None
+                                               Run.status.in_(ACTIVE)).with_for_update()).all()
+    for run in active:  # a running run's worker stops at its next heartbeat
+        leases.cancel(session, run, now)
     experiment.deleted_at = now
     session.execute(update(Run).where(Run.experiment_id == experiment.id).values(deleted_at=now))
     audit.record(session, user, "experiment.delete", experiment.project_id, experiment.id,

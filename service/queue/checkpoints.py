@@ -11,8 +11,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .errors import NotFound, TooLarge
-from .models import Run
+from ..errors import NotFound, TooLarge
+from ..models import Run
 
 
 def _dir(data_dir: Path) -> Path:

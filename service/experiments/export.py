@@ -10,9 +10,10 @@ from typing import Any, Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import metrics_store
-from .models import Run
-from .schemas import encode_value
+from optrack.wire import encode_value
+
+from ..models import Run
+from ..tracking.latest import latest_values
 
 BATCH = 500  # runs fetched per query while streaming
 
@@ -35,7 +36,7 @@ def _rows(session: Session, experiment_id: str) -> Iterator[dict[str, Any]]:
                                .order_by(Run.id).limit(BATCH)).all()
         if not runs:
             return
-        latest = metrics_store.latest_values(session, [r.id for r in runs])
+        latest = latest_values(session, [r.id for r in runs])
         for run in runs:
             row = {"run_id": run.id, "name": run.name, "status": run.status,
                    "created_at": run.created_at.isoformat()}

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from .schemas import Page, ProjectName, Strict, Tag
+from .common import Page, ProjectName, Strict, Tag
 
 UserName = ProjectName  # same rule: letters, digits, '_', '.', '-'
 Role = Literal["viewer", "member", "admin"]

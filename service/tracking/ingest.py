@@ -1,11 +1,7 @@
-"""Metric writes and reads.
-
-Writes: one row per (run, key, step), inserted in one multi-row statement that ignores rows
-already present, so a replayed batch changes nothing; the per-run latest value per key is
-upserted in the same transaction, only ever moving to a higher step.
-
-Reads: histories come downsampled from the rollups (rollups.py): per bucket of steps its first
-and last points and its minimum and maximum, so spikes survive; whole series are never scanned.
+"""Metric ingest: one row per (run, key, step), inserted in one statement that ignores rows
+already present, so a replayed batch changes nothing; in the same transaction the per-run
+latest value per key is upserted (only ever moving to a higher step) and the rollups of the
+touched steps are recomputed (rollups.py).
 """
 
 from __future__ import annotations
@@ -14,25 +10,21 @@ import math
 import time as clock
 from typing import Iterable, Sequence
 
-from sqlalchemy import func, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from optrack.wire import decode_value
+
+from ..db import insert_for
+from ..errors import TooLarge
+from ..models import LatestMetric
 from . import rollups
-from .errors import TooLarge
-from .models import LatestMetric
-from .schemas import decode_value
-
-
-
-def _insert(session: Session):
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def ingest(session: Session, run_id: str, points: Sequence, max_batch: int) -> int:
-    """Store a request's MetricPoints (TooLarge over ``max_batch``); points without a time get
-    the time of arrival. Returns how many were new."""
+    """Store a request's points (objects with ``key``, ``step``, ``value`` as the wire sends
+    it, ``time`` or None); TooLarge over ``max_batch``, the server's one limit on a batch.
+    Points without a time get the time of arrival. Returns how many were new."""
     if len(points) > max_batch:
         raise TooLarge(f"metrics: at most {max_batch} points per request, got {len(points)}")
     now = clock.time()
@@ -74,9 +66,8 @@ def record_metrics(session: Session, run_id: str,
     if inserted:  # a pure replay changes nothing
         for key, (lo, hi) in spans.items():
             rollups.update_rollups(session, run_id, key, lo, hi)
-    insert = _insert(session)
-    stmt = insert(LatestMetric).values([{"run_id": run_id, "key": r[0], "step": r[1],
-                                         "value": r[2]} for r in latest.values()])
+    stmt = insert_for(session)(LatestMetric).values([
+        {"run_id": run_id, "key": r[0], "step": r[1], "value": r[2]} for r in latest.values()])
     stmt = stmt.on_conflict_do_update(
         index_elements=["run_id", "key"],
         set_={"step": stmt.excluded.step, "value": stmt.excluded.value},
@@ -97,25 +88,3 @@ _PG_INSERT_METRICS = text(
     "CAST(:keys AS text[]), CAST(:steps AS bigint[]), CAST(:vals AS float8[]), "
     "CAST(:times AS float8[])) AS u(key, step, value, time) "
     "ON CONFLICT (run_id, key, step) DO NOTHING")
-
-
-def latest_values(session: Session, run_ids: Sequence[str]) -> dict[str, dict[str, float]]:
-    """run id → {key: latest value} (NaN for NULL)."""
-    out: dict[str, dict[str, float]] = {rid: {} for rid in run_ids}
-    if not run_ids:
-        return out
-    rows = session.execute(select(LatestMetric.run_id, LatestMetric.key, LatestMetric.value)
-                           .where(LatestMetric.run_id.in_(run_ids)))
-    for run_id, key, value in rows:
-        out[run_id][key] = math.nan if value is None else value
-    return out
-
-
-def latest_steps(session: Session, run_ids: Sequence[str]) -> dict[str, int]:
-    """run id → the highest step logged over all its keys (runs with no metrics are absent)."""
-    if not run_ids:
-        return {}
-    rows = session.execute(select(LatestMetric.run_id, func.max(LatestMetric.step))
-                           .where(LatestMetric.run_id.in_(run_ids))
-                           .group_by(LatestMetric.run_id))
-    return {run_id: int(step) for run_id, step in rows}

@@ -1,4 +1,5 @@
-"""The ``optrack`` command."""
+"""The ``optrack`` command: serve, up (everything on one machine), worker, submit, status, db,
+and the administration commands of ``accounts.py``."""
 
 from __future__ import annotations
 
@@ -13,17 +14,18 @@ import httpx
 import typer
 import uvicorn
 
-from . import credentials, migrate
-from .cli_admin import register as register_admin
-from .db import make_engine
-from .local import local_credentials
+from .. import migrate
+from ..db import make_engine
+from ..settings import Settings
+from . import credentials
+from .accounts import register as register_accounts
 from .demo import EXPERIMENTS as DEMO_EXPERIMENTS
-from .settings import Settings
+from .local import local_credentials
 
 app = typer.Typer(help="optrack: hyperparameter experiment tracking.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.")
 app.add_typer(db_app, name="db")
-register_admin(app)
+register_accounts(app)
 
 
 @app.command()
@@ -183,7 +185,3 @@ def db_upgrade(revision: str = typer.Argument("head"),
     settings = Settings(data_dir=data_dir, database_url=database_url)
     migrate.upgrade(make_engine(settings.database_url), revision)
     typer.echo(f"database at {revision} ({settings.database_url})")
-
-
-if __name__ == "__main__":
-    app()

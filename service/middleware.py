@@ -1,5 +1,6 @@
-"""Request limits as ASGI middleware: the body size (413 before the body is read into memory)
-and NUL characters in the path or query string (422: no database column can hold them)."""
+"""ASGI middleware: request limits — the body size (413 before the body is read into memory)
+and NUL characters in the path or query string (422: no database column can hold them) — and
+the security headers every response carries."""
 
 from __future__ import annotations
 

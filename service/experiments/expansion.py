@@ -26,7 +26,7 @@ import numpy as np
 import optim_core
 from optim_core.training import flatten, load_dataset, resolve, sectioned
 
-from .errors import InvalidInput
+from ..errors import InvalidInput
 
 SECTIONS = ("dataset", "model", "optimizer", "schedule", "training")
 LIST_TYPES = ("float_pair", "int_list")

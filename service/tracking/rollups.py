@@ -11,18 +11,12 @@ buckets and reads every series of that width in one statement; series short enou
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from .models import Metric, MetricRollup
+from ..db import insert_for
+from ..models import Metric, MetricRollup
 
 POINTS_PER_BUCKET = 4  # first, last, min, max
-
-
-def _insert(session: Session):
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-
 
 def _raw(session: Session, run_id: str, key: str, total: int):
     rows = session.execute(select(Metric.step, Metric.value)
@@ -83,8 +77,7 @@ def _merge(children, factor):
 def _upsert_rollups(session, run_id, key, width, buckets):
     if not buckets:
         return
-    insert = _insert(session)
-    stmt = insert(MetricRollup.__table__)
+    stmt = insert_for(session)(MetricRollup.__table__)
     stmt = stmt.on_conflict_do_update(index_elements=["run_id", "key", "width", "bucket"],
                                       set_={c: stmt.excluded[c] for c in _COLS})
     session.connection().execute(stmt, [

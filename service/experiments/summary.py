@@ -9,15 +9,18 @@ import math
 import statistics
 from typing import Any
 
-from .models import Run
-from .schemas import SummaryRow, encode_value
+from optrack.wire import encode_value
+
+from ..models import Run
 
 # the metric that picks the best run, in order of preference, and which way is better
 BEST_BY = (("val_accuracy", max), ("val_loss", min), ("val_rmse", min), ("train_loss", min))
 TIMING = {"step_time"}
 
 
-def summarise(runs: list[Run], latest: dict[str, dict[str, float]]) -> list[SummaryRow]:
+def summarise(runs: list[Run], latest: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+    """One row per distinct config (seed aside): ``config``, ``runs``, ``metrics`` (key →
+    mean, std, n over the finite values), ``best_run_id`` and ``best_by``."""
     groups: dict[str, list[Run]] = {}
     configs: dict[str, dict[str, Any]] = {}
     for run in runs:
@@ -29,7 +32,7 @@ def summarise(runs: list[Run], latest: dict[str, dict[str, float]]) -> list[Summ
     return [_row(configs[key], members, latest) for key, members in groups.items()]
 
 
-def _row(config: dict[str, Any], runs: list[Run], latest) -> SummaryRow:
+def _row(config: dict[str, Any], runs: list[Run], latest) -> dict[str, Any]:
     keys = sorted({k for r in runs for k in latest.get(r.id, {})} - TIMING)
     metrics = {}
     for key in keys:
@@ -45,5 +48,5 @@ def _row(config: dict[str, Any], runs: list[Run], latest) -> SummaryRow:
         if candidates:
             best_run, best_by = pick(candidates)[1], key
             break
-    return SummaryRow(config=config, runs=len(runs), metrics=metrics, best_run_id=best_run,
-                      best_by=best_by)
+    return {"config": config, "runs": len(runs), "metrics": metrics, "best_run_id": best_run,
+            "best_by": best_by}

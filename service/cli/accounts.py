@@ -1,5 +1,5 @@
 """``optrack users|projects|members|tokens|login-link``: administration on the server's machine,
-straight on its database (the same operations and audit entries as the admin API; the actor
+straight on its database (the same operations and audit entries as the API; the actor
 recorded is "cli")."""
 
 from __future__ import annotations
@@ -11,14 +11,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import migrate
-from .auth import admin, bootstrap
-from .db import make_engine
-from .errors import OptrackError
-from .models import ApiToken, Project, User
-from .settings import Settings
+from .. import migrate
+from ..auth import accounts, tokens
+from ..db import make_engine
+from ..errors import OptrackError, from_integrity
+from ..models import ApiToken, Base, Project, User
+from ..projects import create_project, get_project
+from ..settings import Settings
 
 users_app = typer.Typer(help="People and service accounts.", no_args_is_help=True)
 projects_app = typer.Typer(help="Projects.", no_args_is_help=True)
@@ -38,8 +40,11 @@ def _session(database_url: str, data_dir: str) -> Iterator[Session]:
     migrate.upgrade(engine)
     try:
         with Session(engine) as session:
-            yield session
-            session.commit()
+            try:
+                yield session
+                session.commit()
+            except IntegrityError as exc:
+                raise from_integrity(exc, Base.metadata) from None
     except OptrackError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from None
@@ -51,7 +56,7 @@ def _session(database_url: str, data_dir: str) -> Iterator[Session]:
 def users_add(name: str, superuser: bool = typer.Option(False, help="every project, as admin"),
               database_url: str = DB, data_dir: str = DATA) -> None:
     with _session(database_url, data_dir) as session:
-        admin.add_user(session, "cli", name, superuser)
+        accounts.add_user(session, "cli", name, superuser)
     typer.echo(f"user {name} added")
 
 
@@ -68,7 +73,7 @@ def users_list(database_url: str = DB, data_dir: str = DATA) -> None:
 def projects_add(name: str, owner: str = typer.Option(None, help="user who becomes its admin"),
                  database_url: str = DB, data_dir: str = DATA) -> None:
     with _session(database_url, data_dir) as session:
-        admin.add_project(session, "cli", name, admin.get_user(session, owner) if owner else None)
+        create_project(session, "cli", name, accounts.get_user(session, owner) if owner else None)
     typer.echo(f"project {name} added")
 
 
@@ -77,16 +82,16 @@ def members_add(project: str, user: str,
                 role: str = typer.Option("member", help="viewer, member or admin"),
                 database_url: str = DB, data_dir: str = DATA) -> None:
     with _session(database_url, data_dir) as session:
-        admin.set_member(session, "cli", admin.get_project(session, project),
-                         admin.get_user(session, user), role)
+        accounts.set_member(session, "cli", get_project(session, project),
+                         accounts.get_user(session, user), role)
     typer.echo(f"{user} is {role} of {project}")
 
 
 @members_app.command("remove")
 def members_remove(project: str, user: str, database_url: str = DB, data_dir: str = DATA) -> None:
     with _session(database_url, data_dir) as session:
-        admin.remove_member(session, "cli", admin.get_project(session, project),
-                            admin.get_user(session, user))
+        accounts.remove_member(session, "cli", get_project(session, project),
+                            accounts.get_user(session, user))
     typer.echo(f"{user} removed from {project}")
 
 
@@ -100,8 +105,8 @@ def tokens_create(user: str,
                   database_url: str = DB, data_dir: str = DATA) -> None:
     """Print a new token's secret: the only time it is shown."""
     with _session(database_url, data_dir) as session:
-        projects = [admin.get_project(session, p) for p in project] if project else None
-        row, secret = admin.create_token(session, "cli", admin.get_user(session, user), name,
+        projects = [get_project(session, p) for p in project] if project else None
+        row, secret = accounts.create_token(session, "cli", accounts.get_user(session, user), name,
                                          scope, projects, expires_days)
         prefix = row.prefix
     typer.echo(f"token {prefix}… for {user} ({', '.join(sorted(scope))}); keep it now, "
@@ -131,7 +136,7 @@ def tokens_list(user: str = typer.Option(None), database_url: str = DB,
 def tokens_revoke(token_id: str = typer.Argument(..., help="id or displayed prefix"),
                   database_url: str = DB, data_dir: str = DATA) -> None:
     with _session(database_url, data_dir) as session:
-        admin.revoke_token(session, "cli", admin.find_token(session, token_id))
+        accounts.revoke_token(session, "cli", accounts.find_token(session, token_id))
     typer.echo(f"token {token_id} revoked")
 
 
@@ -140,7 +145,7 @@ def login_link(user: str = typer.Argument("admin"),
                database_url: str = DB, data_dir: str = DATA) -> None:
     """Print a one-time dashboard sign-in link for ``user`` (valid 15 minutes)."""
     with _session(database_url, data_dir) as session:
-        code = bootstrap.login_code(session, admin.get_user(session, user))
+        code = tokens.login_code(session, accounts.get_user(session, user))
     typer.echo(f"{url.rstrip('/')}/login?code={code}")
 
 

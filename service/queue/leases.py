@@ -1,4 +1,4 @@
-"""The durable run queue, in the service's database.
+"""Leases: the durable run queue's state changes, in the service's database.
 
 State transitions, each written where it happens:
     queued  -> running     lease_next: one statement claims the oldest run of the highest
@@ -8,58 +8,34 @@ State transitions, each written where it happens:
                            finish(failed) with attempts left (after an exponential backoff)
     running -> failed      rescue_expired / finish(failed) with no attempts left
     running -> succeeded | diverged   finish
-    queued | running -> cancelled     runs.cancel (a user)
+    queued | running -> cancelled     cancel: a user's cancel (runs.cancel) and the deletion
+                                      of the experiment (experiments.lifecycle.soft_delete)
 Every worker call names (run id, attempt) and gets 409 (LeaseLost) when that attempt no
-longer holds the lease.
+longer holds the lease, or 404 when the run is not there for the worker's token (never
+existed, purged, or another project's): to the worker both mean the lease is lost (except
+on the checkpoint download, where a 404 means the blob is missing).
+How each attempt ended is an ``AttemptOutcome``, recorded once by ``end_attempt``.
 """
 
 from __future__ import annotations
 
 import random
-import asyncio
-import threading
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Sequence
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from .errors import Conflict, NotFound
-from .models import Run, RunAttempt, RunStatus, utcnow
-from .settings import Settings
+from ..auth.principal import Principal
+from ..errors import Conflict, NotFound
+from ..models import AttemptOutcome, Run, RunAttempt, RunStatus, utcnow
+from ..settings import Settings
+from ..tracking import ingest
+from . import checkpoints
 
-COUNTED_OUTCOMES = ("failed", "expired")  # outcomes that use up one of max_attempts
-
-
-class QueueSignal:
-    """Wakes the lease calls waiting in this process when runs become available. ``notify``
-    may be called from any thread; ``wait`` is awaited on the event loop. A waiter passes the
-    ``generation`` it saw before looking for work, so a notification in between is not lost."""
-
-    def __init__(self):
-        self.generation = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._event: asyncio.Event | None = None
-        self._lock = threading.Lock()
-
-    async def wait(self, seen: int, timeout: float) -> None:
-        with self._lock:
-            if self.generation != seen:
-                return
-            if self._event is None:
-                self._loop, self._event = asyncio.get_running_loop(), asyncio.Event()
-            event = self._event
-        try:
-            await asyncio.wait_for(event.wait(), timeout)
-        except asyncio.TimeoutError:
-            pass
-
-    def notify(self) -> None:
-        with self._lock:
-            self.generation += 1
-            loop, event = self._loop, self._event
-            self._event = None  # later waiters wait for the next notification
-        if loop is not None and event is not None:
-            loop.call_soon_threadsafe(event.set)
+# the outcomes that use up one of max_attempts
+COUNTED_OUTCOMES = (AttemptOutcome.failed.value, AttemptOutcome.expired.value)
 
 
 class LeaseLost(Conflict):
@@ -99,7 +75,8 @@ def rescue_expired(session: Session, settings: Settings, now: datetime | None = 
                           Run.lease_expires_at < now)
         .with_for_update(skip_locked=True)).all()
     for run in expired:
-        end_attempt(session, run, "expired", "the worker stopped heartbeating", now)
+        end_attempt(session, run, AttemptOutcome.expired, "the worker stopped heartbeating",
+                    now)
         _requeue_or_fail(session, run, settings, now, "lease expired")
     return len(expired)
 
@@ -111,13 +88,13 @@ def holding(session: Session, run_id: str, attempt: int, worker,
     run = session.scalar(select(Run).where(Run.id == run_id).with_for_update())
     if run is None or worker.role(run.project_id) is None:  # the same answer for both
         raise NotFound(f"run {run_id!r} not found")
-    if run is not None and run.lease_token_id != worker.token_id:
+    if run.lease_token_id != worker.token_id:
         raise LeaseLost(f"run {run_id!r} is not leased with this token")
     statuses = {RunStatus.running.value} | ({RunStatus.cancelled.value} if allow_cancelled
                                             else set())
-    if run is None or run.external or run.attempt != attempt or run.status not in statuses:
-        state = "unknown" if run is None else f"{run.status}, attempt {run.attempt}"
-        raise LeaseLost(f"run {run_id!r} attempt {attempt} no longer holds the lease ({state})")
+    if run.external or run.attempt != attempt or run.status not in statuses:
+        raise LeaseLost(f"run {run_id!r} attempt {attempt} no longer holds the lease "
+                        f"({run.status}, attempt {run.attempt})")
     return run
 
 
@@ -125,7 +102,7 @@ def heartbeat(session: Session, run_id: str, attempt: int, settings: Settings, w
     """Extend the lease; True when the run was cancelled (the worker should stop)."""
     run = holding(session, run_id, attempt, worker, allow_cancelled=True)
     if run.status == RunStatus.cancelled.value:
-        end_attempt(session, run, "cancelled", None, utcnow())
+        end_attempt(session, run, AttemptOutcome.cancelled, None, utcnow())
         return True
     run.lease_expires_at = utcnow() + timedelta(seconds=settings.lease_seconds)
     return False
@@ -137,7 +114,7 @@ def finish(session: Session, run_id: str, attempt: int, status: str, settings: S
     backoff) while attempts are left."""
     run = holding(session, run_id, attempt, worker)
     now = utcnow()
-    end_attempt(session, run, status, error, now)
+    end_attempt(session, run, AttemptOutcome(status), error, now)
     run.summary, run.error = summary, error
     if status == "failed":
         _requeue_or_fail(session, run, settings, now, "failed", backoff=True)
@@ -151,9 +128,19 @@ def release(session: Session, run_id: str, attempt: int, worker) -> Run:
     """A worker shutting down hands the run back at once (running -> queued); it keeps its
     checkpoint and does not use up an attempt."""
     run = holding(session, run_id, attempt, worker)
-    end_attempt(session, run, "released", None, utcnow())
+    end_attempt(session, run, AttemptOutcome.released, None, utcnow())
     run.status, run.worker_id, run.lease_expires_at = RunStatus.queued.value, None, None
     return run
+
+
+def cancel(session: Session, run: Run, now: datetime) -> None:
+    """queued | running -> cancelled: the one way a run is cancelled. A running run's attempt
+    ends as cancelled (its worker stops at its next heartbeat); the caller checked that the run
+    has not ended."""
+    if run.status == RunStatus.running.value and not run.external:
+        end_attempt(session, run, AttemptOutcome.cancelled, None, now)
+    run.status = RunStatus.cancelled.value  # queued | running -> cancelled
+    run.finished_at, run.worker_id, run.lease_expires_at = now, None, None
 
 
 def _requeue_or_fail(session: Session, run: Run, settings: Settings, now: datetime,
@@ -176,9 +163,34 @@ def _requeue_or_fail(session: Session, run: Run, settings: Settings, now: dateti
         run.not_before = now + timedelta(seconds=delay)
 
 
-def end_attempt(session: Session, run: Run, outcome: str, error: str | None,
+def end_attempt(session: Session, run: Run, outcome: AttemptOutcome, error: str | None,
                 now: datetime) -> None:
     """Record how the run's current attempt ended (once)."""
     row = session.get(RunAttempt, (run.id, run.attempt))
     if row is not None and row.ended_at is None:
-        row.ended_at, row.outcome, row.error = now, outcome, error
+        row.ended_at, row.outcome, row.error = now, outcome.value, error
+
+
+# -- the calls of the attempt holding the lease, fenced by (run id, attempt) ------------------
+
+def record_metrics(session: Session, run_id: str, attempt: int, worker: Principal,
+                   points: Sequence, max_batch: int) -> int:
+    """Metrics of the attempt holding the lease; replayed points are ignored. How many were
+    new."""
+    holding(session, run_id, attempt, worker)
+    return ingest.ingest(session, run_id, points, max_batch)
+
+
+def store_checkpoint(session: Session, run_id: str, attempt: int, worker: Principal,
+                     data: bytes, step: int, settings: Settings) -> str:
+    """The attempt's latest checkpoint blob; its sha256."""
+    run = holding(session, run_id, attempt, worker)
+    return checkpoints.store(session, run, data, step, settings.data_dir,
+                             settings.max_checkpoint_bytes)
+
+
+def load_checkpoint(session: Session, run_id: str, attempt: int, worker: Principal,
+                    data_dir: Path) -> bytes:
+    """The run's latest checkpoint, for the attempt that resumes it (NotFound if the blob is
+    missing: the worker must not mistake that for a lost lease)."""
+    return checkpoints.load(holding(session, run_id, attempt, worker), data_dir)

@@ -1,0 +1,2 @@
+"""The ``optrack`` command (main.py): serving, the one-machine start (local.py), workers,
+submitting, administration (accounts.py), saved credentials, the demo."""

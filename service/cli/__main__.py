@@ -1,0 +1,5 @@
+"""``python -m service.cli``: the ``optrack`` command."""
+
+from .main import app
+
+app()

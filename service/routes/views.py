@@ -1,0 +1,51 @@
+"""Response shapes shared by several routes: runs and experiments as the API shows them, each
+list built in a fixed number of queries whatever its length."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from optrack.wire import encode_value
+
+from ..experiments.listing import status_counts
+from ..models import Experiment, Run, RunAttempt
+from ..projects import project_names
+from ..schemas.experiments import ExperimentOut
+from ..schemas.runs import AttemptOut, RunOut
+from ..tracking.latest import latest_steps, latest_values
+
+
+def run_views(session: Session, runs: Sequence[Run]) -> list[RunOut]:
+    """API views of ``runs`` with project names, latest metric values and the highest step
+    logged, in three queries."""
+    names = project_names(session, {r.project_id for r in runs})
+    latest = latest_values(session, [r.id for r in runs])
+    steps = latest_steps(session, [r.id for r in runs])
+    return [RunOut(id=r.id, name=r.name, project=names.get(r.project_id, ""),
+                   experiment_id=r.experiment_id, status=r.status, external=r.external,
+                   config=r.config, tags=[t.tag for t in r.tags], notes=r.notes,
+                   summary=r.summary, error=r.error, attempt=r.attempt,
+                   created_at=r.created_at, started_at=r.started_at, finished_at=r.finished_at,
+                   metrics={k: encode_value(v) for k, v in latest[r.id].items()},
+                   total_steps=r.total_steps, step=steps.get(r.id))
+            for r in runs]
+
+
+def run_view(session: Session, run: Run) -> RunOut:
+    return run_views(session, [run])[0]
+
+
+def attempt_view(a: RunAttempt) -> AttemptOut:
+    return AttemptOut(attempt=a.attempt, worker_id=a.worker_id, started_at=a.started_at,
+                      ended_at=a.ended_at, outcome=a.outcome, error=a.error)
+
+
+def experiment_views(session: Session, experiments: Sequence[Experiment]) -> list[ExperimentOut]:
+    """API views of ``experiments`` with project names and run counts per status."""
+    counts = status_counts(session, [e.id for e in experiments])
+    names = project_names(session, {e.project_id for e in experiments})
+    return [ExperimentOut(id=e.id, name=e.name, project=names.get(e.project_id, ""),
+                          tags=list(e.tags), created_at=e.created_at, status_counts=counts[e.id])
+            for e in experiments]

@@ -1,0 +1,53 @@
+"""API schemas of experiments: the request, its views, the summary table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from .common import Json, JsonObject, Name, Page, ProjectName, Strict, Tag, Value
+
+
+class ExperimentCreate(Strict):
+    """An experiment request: sections (any list is a grid axis) and an optional search."""
+
+    name: Name
+    project: ProjectName = "default"
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
+    dataset: Json = None
+    model: Json = None
+    optimizer: Json
+    schedule: Json = None
+    training: JsonObject = Field(default_factory=dict)
+    search: JsonObject | None = None
+
+
+class ExperimentOut(BaseModel):
+    id: str
+    name: str
+    project: str
+    tags: list[str]
+    created_at: datetime
+    run_ids: list[str] | None = None
+    status_counts: dict[str, int] = Field(default_factory=dict)
+
+
+class SummaryRow(BaseModel):
+    """One distinct config (seed aside): mean ± std over seeds and the best run."""
+
+    config: dict[str, Any]
+    runs: int
+    metrics: dict[str, dict[str, Value]]  # key → {"mean", "std", "n"}
+    best_run_id: str | None
+    best_by: str | None
+
+
+class ExperimentDetail(ExperimentOut):
+    request: dict[str, Any]
+    summary: list[SummaryRow]
+
+
+class ExperimentPage(Page):
+    experiments: list[ExperimentOut]

@@ -1,0 +1,61 @@
+"""API schemas of the worker protocol: leases, heartbeats, metrics, checkpoints, finishing."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from .common import JsonObject, Strict, Text
+from .metrics import METRIC_BATCH_RULE, MetricPoint
+
+WorkerId = Annotated[str, StringConstraints(min_length=1, max_length=100,
+                                            pattern=r"^[A-Za-z0-9_.:@\-]+$")]
+
+
+class LeaseRequest(Strict):
+    worker_id: WorkerId
+    wait: float = Field(0.0, ge=0, le=60, description="seconds to long-poll for a run")
+
+
+class WorkerLimits(BaseModel):
+    """The server's limits, so a worker never sends what this server refuses (an operator may
+    lower them; workers on other machines learn it at their next lease)."""
+
+    max_metric_batch: int = Field(description="points per metrics request")
+    max_checkpoint_bytes: int = Field(description="bytes per checkpoint upload")
+
+
+class LeaseOut(BaseModel):
+    """A leased run. Clients ignore fields they do not know: later servers may add some."""
+
+    run_id: str
+    attempt: int
+    config: dict[str, Any] = Field(description="the flat config optim_core.train takes")
+    lease_seconds: float
+    checkpoint_step: int | None
+    limits: WorkerLimits
+
+
+class AttemptBody(Strict):
+    attempt: int = Field(ge=1)
+
+
+class HeartbeatOut(BaseModel):
+    cancelled: bool
+    lease_seconds: float
+
+
+class WorkerMetrics(AttemptBody):
+    metrics: list[MetricPoint] = Field(description=METRIC_BATCH_RULE)
+
+
+class WorkerFinish(AttemptBody):
+    status: Literal["succeeded", "failed", "diverged"]
+    summary: JsonObject | None = None
+    error: Text | None = None
+
+
+class CheckpointOut(BaseModel):
+    sha256: str
+    step: int
