@@ -12,6 +12,8 @@ const OT = (() => {
     }
   }
 
+  const $ = (id) => document.getElementById(id);
+
   function cookie(name) {
     const found = document.cookie.split("; ").find((c) => c.startsWith(`${name}=`));
     return found ? decodeURIComponent(found.slice(name.length + 1)) : "";
@@ -39,18 +41,23 @@ const OT = (() => {
     return body;
   }
 
-  // every run matching `params` (the runs API, all pages)
-  async function allRuns(params) {
-    const runs = [];
+  // every item of a paged list API: `field` of each page at `path`?`params`, all pages
+  async function allPages(path, params, field) {
+    const items = [];
     let token = null;
     do {
       const query = new URLSearchParams({ ...params, limit: "1000" });
       if (token) query.set("page_token", token);
-      const page = await api(`/api/v1/runs?${query}`);
-      runs.push(...page.runs);
+      const page = await api(`${path}?${query}`);
+      items.push(...page[field]);
       token = page.next_page_token;
     } while (token);
-    return runs;
+    return items;
+  }
+
+  // every run matching `params` (the runs API, all pages)
+  function allRuns(params) {
+    return allPages("/api/v1/runs", params, "runs");
   }
 
   // URL state: shareable views keep filters, selections and choices in the query string
@@ -100,6 +107,11 @@ const OT = (() => {
     if (v === "Infinity") return Infinity;
     if (v === "-Infinity") return -Infinity;
     return NaN;
+  }
+
+  // a config value in a table cell: lists and objects as JSON, numbers shortened
+  function configValue(v) {
+    return typeof v === "object" && v !== null ? JSON.stringify(v) : num(v);
   }
 
   function when(iso) {
@@ -161,12 +173,16 @@ const OT = (() => {
       const ids = this.ids().filter((x) => x !== id);
       this.set(on ? [...ids, id] : ids);
     },
-    render() {
+    // the compare view of the selected runs
+    url() {
       const ids = this.ids();
-      const count = document.getElementById("selection-count");
-      if (count) count.textContent = String(ids.length);
-      const link = document.getElementById("nav-compare");
-      if (link) link.href = ids.length ? `/compare?runs=${ids.join(",")}` : "/compare";
+      return ids.length ? `/compare?runs=${ids.join(",")}` : "/compare";
+    },
+    render() {
+      const count = $("selection-count");
+      if (count) count.textContent = String(this.ids().length);
+      const link = $("nav-compare");
+      if (link) link.href = this.url();
     },
   };
 
@@ -189,6 +205,12 @@ const OT = (() => {
       : err.message) : "";
   }
 
+  // a view that could not load says why in `node` (its empty-state or error line)
+  function showFailure(node, err) {
+    node.hidden = false;
+    node.textContent = err.message;
+  }
+
   async function logout() {
     await fetch("/logout", { method: "POST", credentials: "same-origin",
                              headers: { "x-csrf-token": cookie("optrack_csrf") } });
@@ -197,11 +219,11 @@ const OT = (() => {
 
   document.addEventListener("DOMContentLoaded", () => {
     selection.render();
-    const button = document.getElementById("logout");
+    const button = $("logout");
     if (button) button.addEventListener("click", logout);
   });
   window.addEventListener("storage", () => selection.render());
 
-  return { api, ApiError, allRuns, state, el, num, value, when, duration, flatten, flat, ACTIVE,
-           statusCell, selection, poll, showError };
+  return { $, api, ApiError, allPages, allRuns, state, el, num, value, configValue, when, duration,
+           flatten, flat, ACTIVE, statusCell, selection, poll, showError, showFailure };
 })();

@@ -2,8 +2,7 @@
 "use strict";
 
 (() => {
-  const { el, api, state } = OT;
-  const $ = (id) => document.getElementById(id);
+  const { el, api, state, $ } = OT;
   const view = {
     ids: (state.get("runs", "") || "").split(",").map((s) => s.trim()).filter(Boolean),
     runs: [], series: new Map(), metric: state.get("metric", ""),
@@ -45,7 +44,7 @@
     const shown = view.all ? fields : fields.filter(differs);
     $("config-diff").tHead.replaceChildren(el("tr", {}, el("th", {}, "field"),
       view.runs.map((r) => el("th", {}, label(r)))));
-    const show = (v) => (v === undefined ? "—" : typeof v === "object" && v !== null ? JSON.stringify(v) : OT.num(v));
+    const show = (v) => (v === undefined ? "—" : OT.configValue(v));
     $("config-diff").tBodies[0].replaceChildren(...(shown.length ? shown.map((f) =>
       el("tr", { dataset: { field: f }, class: differs(f) ? "diff" : null }, el("th", {}, f),
         flats.map((x) => el("td", { class: "value" }, show(x[f])))))
@@ -112,5 +111,5 @@
     }, 1000);
   }
 
-  start().catch((err) => { $("compare-empty").hidden = false; $("compare-empty").textContent = err.message; });
+  start().catch((err) => OT.showFailure($("compare-empty"), err));
 })();

@@ -3,9 +3,8 @@
 "use strict";
 
 (() => {
-  const { el, api, state } = OT;
-  const experimentId = document.getElementById("experiment").dataset.experimentId;
-  const $ = (id) => document.getElementById(id);
+  const { el, api, state, $ } = OT;
+  const experimentId = $("experiment").dataset.experimentId;
   const MAX_CURVES = 200;
   const view = {
     runs: [], detail: null, series: new Map(), seriesKey: null,
@@ -247,10 +246,7 @@
     state.set({ filter: view.filter.trim() });
     await refresh(true);
   });
-  $("compare-selected").addEventListener("click", () => {
-    const ids = OT.selection.ids();
-    location.href = ids.length ? `/compare?runs=${ids.join(",")}` : "/compare";
-  });
+  $("compare-selected").addEventListener("click", () => { location.href = OT.selection.url(); });
 
   // deletion, for admins of the experiment's project (a soft delete, undone from Settings)
   async function offerDelete() {

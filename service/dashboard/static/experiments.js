@@ -2,13 +2,13 @@
 "use strict";
 
 (() => {
-  const { el, api, state } = OT;
-  const search = document.getElementById("experiment-search");
-  const tag = document.getElementById("tag-filter");
+  const { el, api, state, $ } = OT;
+  const search = $("experiment-search");
+  const tag = $("tag-filter");
   const body = document.querySelector("#experiments-table tbody");
-  const more = document.getElementById("load-more");
-  const empty = document.getElementById("experiments-empty");
-  const error = document.getElementById("experiments-error");
+  const more = $("load-more");
+  const empty = $("experiments-empty");
+  const error = $("experiments-error");
   let nextToken = null;
   let generation = 0;  // a newer search wins over a slower older one
 

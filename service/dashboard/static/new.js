@@ -3,8 +3,7 @@
 "use strict";
 
 (() => {
-  const { el, api } = OT;
-  const $ = (id) => document.getElementById(id);
+  const { el, api, $ } = OT;
   const form = $("new-experiment");
   let catalog = null;
 

@@ -2,8 +2,7 @@
 "use strict";
 
 (() => {
-  const { el, api } = OT;
-  const $ = (id) => document.getElementById(id);
+  const { el, api, $ } = OT;
   const runId = $("run").dataset.runId;
   let run = null;
 
@@ -26,7 +25,7 @@
     const summary = OT.flatten(run.summary || {}, "summary");
     $("run-config").tBodies[0].replaceChildren(...Object.entries({ ...flat, ...summary }).map(([k, v]) =>
       el("tr", { dataset: { field: k } }, el("th", {}, k),
-        el("td", {}, typeof v === "object" && v !== null ? JSON.stringify(v) : OT.num(v)))));
+        el("td", {}, OT.configValue(v)))));
     renderSelect();
   }
 
@@ -99,5 +98,5 @@
       await load();
       return true;
     }, 1000);
-  }).catch((err) => { $("run-error").hidden = false; $("run-error").textContent = err.message; });
+  }).catch((err) => OT.showFailure($("run-error"), err));
 })();

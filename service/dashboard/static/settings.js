@@ -4,8 +4,7 @@
 "use strict";
 
 (() => {
-  const { el, api, state } = OT;
-  const $ = (id) => document.getElementById(id);
+  const { el, api, state, $ } = OT;
   const ROLES = ["viewer", "member", "admin"];
   const DENIED = {
     you: "Your account is not available to this session",
@@ -242,15 +241,7 @@
 
   // -- deleted experiments -----------------------------------------------------------------
   async function loadDeleted() {
-    const experiments = [];
-    let token = null;
-    do {
-      const query = new URLSearchParams({ deleted: "true", limit: "1000" });
-      if (token) query.set("page_token", token);
-      const page = await api(`/api/v1/experiments?${query}`);
-      experiments.push(...page.experiments);
-      token = page.next_page_token;
-    } while (token);
+    const experiments = await OT.allPages("/api/v1/experiments", { deleted: "true" }, "experiments");
     const editable = can("admin");
     const runs = (e) => Object.values(e.status_counts || {}).reduce((a, b) => a + b, 0);
     $("deleted-table").tBodies[0].replaceChildren(...experiments.map((x) => el("tr", { dataset: { experimentId: x.id } },
@@ -328,7 +319,7 @@
     await Promise.all([load("tokens", loadTokens), load("projects", loadProjects),
                        load("deleted", loadDeleted), refreshAudit()]);
     document.body.dataset.ready = "1";  // the first load is rendered (browser tests wait on it)
-    const target = location.hash && document.getElementById(location.hash.slice(1));
+    const target = location.hash && $(location.hash.slice(1));
     if (target) target.scrollIntoView();
   }
 

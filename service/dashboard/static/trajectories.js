@@ -3,8 +3,7 @@
 "use strict";
 
 (() => {
-  const { el, api, state } = OT;
-  const $ = (id) => document.getElementById(id);
+  const { el, api, state, $ } = OT;
   const surfaces = new Map();
   let runs = [];
 
@@ -73,5 +72,5 @@
       if (runs.some((r) => OT.ACTIVE.has(r.status))) await render();
       return true;
     }, 1000);
-  }).catch((err) => { $("trajectories-empty").hidden = false; $("trajectories-empty").textContent = err.message; });
+  }).catch((err) => OT.showFailure($("trajectories-empty"), err));
 })();
