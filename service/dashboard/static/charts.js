@@ -127,6 +127,29 @@ const Charts = (() => {
     if (chosen && keys.includes(chosen)) select.value = chosen;
   }
 
+  // the chart controls (templates/chart_controls.html), shared by the views that show curves and
+  // kept in the URL (metric, log, smooth): `view` starts from the URL, and on a change `view` and
+  // the URL follow before the matching callback redraws what the view shows
+  function wireControls(view, { metric, log, smoothing }) {
+    const { $, state } = OT;
+    view.metric = state.get("metric", "");
+    view.log = state.get("log") === "1";
+    view.smoothing = Number(state.get("smooth", "0")) || 0;
+    $("log-scale").checked = view.log;
+    $("smoothing").value = String(view.smoothing);
+    $("smoothing-value").textContent = String(view.smoothing);
+    $("metric-select").addEventListener("change", (e) => {
+      view.metric = e.target.value; state.set({ metric: view.metric }); metric();
+    });
+    $("log-scale").addEventListener("change", (e) => {
+      view.log = e.target.checked; state.set({ log: view.log }); log();
+    });
+    $("smoothing").addEventListener("input", (e) => {
+      view.smoothing = Number(e.target.value); $("smoothing-value").textContent = e.target.value;
+      state.set({ smooth: view.smoothing || null }); smoothing();
+    });
+  }
+
   // plotly.js loads after the page's scripts (templates/plots.html): drawing waits for it
   let plotlyLoaded;
   const plotly = new Promise((resolve) => { plotlyLoaded = resolve; });
@@ -152,6 +175,6 @@ const Charts = (() => {
   }
 
   return { color, smooth, series, shortName, optimizerOf, curveTraces, layout, metricKeys, defaultMetric,
-           varyingFields, byOptimizer, fillSelect, draw, purge, later, MAX_POINTS,
+           varyingFields, byOptimizer, fillSelect, wireControls, draw, purge, later, MAX_POINTS,
            plotlyLoaded: () => plotlyLoaded() };
 })();

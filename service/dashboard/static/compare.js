@@ -5,10 +5,9 @@
   const { el, api, state, $ } = OT;
   const view = {
     ids: (state.get("runs", "") || "").split(",").map((s) => s.trim()).filter(Boolean),
-    runs: [], series: new Map(), metric: state.get("metric", ""),
-    log: state.get("log") === "1", smoothing: Number(state.get("smooth", "0")) || 0,
-    all: state.get("all") === "1", experiments: new Map(),
+    runs: [], series: new Map(), all: state.get("all") === "1", experiments: new Map(),
   };
+  Charts.wireControls(view, { metric: renderCurves, log: drawCurves, smoothing: drawCurves });
   if (!view.ids.length) view.ids = OT.selection.ids();
   state.set({ runs: view.ids.join(",") });
 
@@ -83,25 +82,12 @@
     await renderCurves();
   }
 
-  $("metric-select").addEventListener("change", (e) => {
-    view.metric = e.target.value; state.set({ metric: view.metric }); renderCurves();
-  });
-  $("log-scale").addEventListener("change", (e) => {
-    view.log = e.target.checked; state.set({ log: view.log }); drawCurves();
-  });
-  $("smoothing").addEventListener("input", (e) => {
-    view.smoothing = Number(e.target.value); $("smoothing-value").textContent = e.target.value;
-    state.set({ smooth: view.smoothing || null }); drawCurves();
-  });
   $("show-all-fields").addEventListener("change", (e) => {
     view.all = e.target.checked; state.set({ all: view.all }); renderDiff();
   });
 
   async function start() {
-    $("log-scale").checked = view.log;
     $("show-all-fields").checked = view.all;
-    $("smoothing").value = String(view.smoothing);
-    $("smoothing-value").textContent = String(view.smoothing);
     await loadRuns();
     await render();
     document.body.dataset.ready = "1";

@@ -7,11 +7,14 @@
   const experimentId = $("experiment").dataset.experimentId;
   const MAX_CURVES = 200;
   const view = {
-    runs: [], detail: null, series: new Map(), seriesKey: null,
-    filter: state.get("filter", ""), metric: state.get("metric", ""),
-    log: state.get("log") === "1", smoothing: Number(state.get("smooth", "0")) || 0,
+    runs: [], detail: null, series: new Map(), seriesKey: null, filter: state.get("filter", ""),
     sort: state.get("sort", "name"), desc: state.get("desc") === "1",
   };
+  Charts.wireControls(view, {
+    metric: async () => { await loadSeries([]); await renderCharts(); },
+    log: () => { renderCurves(); renderLr(); },
+    smoothing: renderCurves,
+  });
 
   // -- data -------------------------------------------------------------------------------
   async function loadDetail() {
@@ -225,21 +228,6 @@
   }
 
   // -- events ------------------------------------------------------------------------------
-  $("metric-select").addEventListener("change", async (e) => {
-    view.metric = e.target.value;
-    state.set({ metric: view.metric });
-    await loadSeries([]);
-    await renderCharts();
-  });
-  $("log-scale").addEventListener("change", (e) => {
-    view.log = e.target.checked; state.set({ log: view.log }); renderCurves(); renderLr();
-  });
-  $("smoothing").addEventListener("input", (e) => {
-    view.smoothing = Number(e.target.value);
-    $("smoothing-value").textContent = e.target.value;
-    state.set({ smooth: view.smoothing || null });
-    renderCurves();
-  });
   $("filter-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     view.filter = $("run-filter").value;
@@ -277,9 +265,6 @@
 
   async function start() {
     $("run-filter").value = view.filter;
-    $("log-scale").checked = view.log;
-    $("smoothing").value = String(view.smoothing);
-    $("smoothing-value").textContent = String(view.smoothing);
     await Promise.all([loadDetail().then(offerDelete), refresh(true)]);
     const pointRuns = view.runs.some((r) => ((r.config || {}).model || {}).kind === "point");
     $("trajectories-link").hidden = !pointRuns;
