@@ -26,15 +26,22 @@
       el("div", { class: "field-error", "data-for": path, role: "alert" }));
   }
 
+  // `box` ← a select of the catalog's `entries` at `path` ("schedule.name"), then the fields
+  // `specs` of the chosen one; choosing another calls `rerender` with its name
+  function renderEntry(box, path, entries, name, rerender, specs, skip = []) {
+    const section = path.split(".")[0];
+    box.replaceChildren(choiceField(path, section, Object.keys(entries), name,
+      (e) => rerender(e.target.value)));
+    const fields = el("div");
+    Form.fields(fields, section, specs, {}, skip);
+    box.append(...fields.children);
+  }
+
   // -- model and dataset -------------------------------------------------------------------
   function renderModel(kind) {
-    const spec = catalog.models[kind];
-    const box = $("model-fields");
-    box.replaceChildren(choiceField("model.kind", "model", Object.keys(catalog.models), kind,
-      (e) => renderModel(e.target.value)));
-    const options = el("div", { class: "fields", id: "model-options" });
-    Form.fields(options, "model", spec.options, {}, ["input_dim", "output_dim"]);
-    box.append(...options.children);
+    // input_dim and output_dim are set from the dataset, not asked for
+    renderEntry($("model-fields"), "model.kind", catalog.models, kind, renderModel,
+      catalog.models[kind].options, ["input_dim", "output_dim"]);
     const point = kind === "point";
     $("dataset-fields").hidden = point;
     if (!point && !$("dataset-fields").children.length) renderDataset(Object.keys(catalog.datasets).includes("digits") ? "digits" : Object.keys(catalog.datasets)[0]);
@@ -47,12 +54,8 @@
   }
 
   function renderDataset(name) {
-    const box = $("dataset-fields");
-    box.replaceChildren(choiceField("dataset.name", "dataset", Object.keys(catalog.datasets), name,
-      (e) => renderDataset(e.target.value)));
-    const options = el("div");
-    Form.fields(options, "dataset", catalog.datasets[name].options || {});
-    box.append(...options.children);
+    renderEntry($("dataset-fields"), "dataset.name", catalog.datasets, name, renderDataset,
+      catalog.datasets[name].options || {});
   }
 
   // -- optimizers: tick one or more; each gets its own block of hyperparameters ---------------
@@ -94,12 +97,8 @@
 
   // -- schedule, training, search ------------------------------------------------------------
   function renderSchedule(name) {
-    const box = $("schedule-fields");
-    box.replaceChildren(choiceField("schedule.name", "schedule", Object.keys(catalog.schedules), name,
-      (e) => renderSchedule(e.target.value)));
-    const hyper = el("div");
-    Form.fields(hyper, "schedule", catalog.schedules[name].hyperparameters || {});
-    box.append(...hyper.children);
+    renderEntry($("schedule-fields"), "schedule.name", catalog.schedules, name, renderSchedule,
+      catalog.schedules[name].hyperparameters || {});
   }
 
   function spaceRow(i) {
