@@ -24,6 +24,11 @@ from .errors import ConfigError
 from .hyperparams import FLOAT, INT, Hyper, validate
 
 
+def _steps(name: str, doc: str) -> Hyper:
+    """A schedule's step count: required, and at least 1 since the schedule divides by it."""
+    return Hyper(name, INT, None, doc, low=1, required=True)
+
+
 class Schedule:
     """A learning-rate schedule: ``lr(step, base_lr)``; ``spec()`` gives back its config."""
 
@@ -59,7 +64,7 @@ class StepDecay(Schedule):
     gamma: float = 0.1
     name = "step"
     HYPERS = {
-        "step_size": Hyper("step_size", INT, None, "steps between decays", low=1, required=True),
+        "step_size": _steps("step_size", "steps between decays"),
         "gamma": Hyper("gamma", FLOAT, 0.1, "factor applied at each decay", low=0, high=1,
                        low_open=True),
     }
@@ -97,7 +102,7 @@ class Cosine(Schedule):
     eta_min: float = 0.0
     name = "cosine"
     HYPERS = {
-        "T_max": Hyper("T_max", INT, None, "steps in a half cosine period", low=1, required=True),
+        "T_max": _steps("T_max", "steps in a half cosine period"),
         "eta_min": Hyper("eta_min", FLOAT, 0.0, "learning rate at the end of the period",
                          low=0),
     }
@@ -119,8 +124,7 @@ class LinearWarmup(Schedule):
     then: Schedule = Constant()
     name = "linear_warmup"
     HYPERS = {
-        "warmup_steps": Hyper("warmup_steps", INT, None, "steps of the linear ramp", low=1,
-                              required=True),
+        "warmup_steps": _steps("warmup_steps", "steps of the linear ramp"),
         "start_factor": Hyper("start_factor", FLOAT, 1.0 / 3.0,
                               "fraction of the base rate at step 0", low=0, high=1,
                               low_open=True),
