@@ -69,6 +69,10 @@ def _classes(default: int) -> Hyper:
     return Hyper("classes", INT, default, "number of classes", low=2, high=100)
 
 
+def _features(default: int) -> Hyper:
+    return Hyper("features", INT, default, "number of features", low=1, high=10_000)
+
+
 def _bundled(loader) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
     def make(seed: int):
         bunch = loader()
@@ -84,15 +88,12 @@ SOURCES: dict[str, Source] = {
     "circles": Source(synthetic.circles, "classification", "a circle inside a circle in 2-D",
                       {"samples": _samples(1000), "noise": _noise(0.1)}),
     "blobs": Source(synthetic.blobs, "classification", "isotropic Gaussian blobs",
-                    {"classes": _classes(3), "samples": _samples(1000),
-                     "features": Hyper("features", INT, 2, "number of features", low=1,
-                                       high=10_000)}),
+                    {"classes": _classes(3), "samples": _samples(1000), "features": _features(2)}),
     "xor": Source(synthetic.xor, "classification", "the XOR quadrants of [−1, 1]²",
                   {"samples": _samples(1000), "noise": _noise(0.1)}),
     "regression": Source(synthetic.regression, "regression", "a noisy linear target",
                          {"samples": _samples(1000), "noise": _noise(10.0),
-                          "features": Hyper("features", INT, 10, "number of features", low=1,
-                                            high=10_000)}),
+                          "features": _features(10)}),
     "highdim": Source(synthetic.highdim, "classification",
                       "MNIST-shaped synthetic classes: 784 features, 10 classes",
                       {"samples": _samples(10000)}),
