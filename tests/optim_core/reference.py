@@ -86,6 +86,10 @@ def _lerp(start, end, w):
 
 # --- the book's common/optimizer.py, transcribed (Nesterov in its corrected form) ----------
 
+def _zeros_like(params):
+    return {key: np.zeros_like(val) for key, val in params.items()}
+
+
 class BookSGD:
     def __init__(self, lr=0.01):
         self.lr = lr
@@ -101,19 +105,16 @@ class BookMomentum:
 
     def update(self, params, grads):
         if self.v is None:
-            self.v = {key: np.zeros_like(val) for key, val in params.items()}
+            self.v = _zeros_like(params)
         for key in params.keys():
             self.v[key] = self.momentum * self.v[key] - self.lr * grads[key]
             params[key] += self.v[key]
 
 
-class BookNesterov:
-    def __init__(self, lr=0.01, momentum=0.9):
-        self.lr, self.momentum, self.v = lr, momentum, None
-
+class BookNesterov(BookMomentum):  # the book's constructor and velocity are Momentum's
     def update(self, params, grads):
         if self.v is None:
-            self.v = {key: np.zeros_like(val) for key, val in params.items()}
+            self.v = _zeros_like(params)
         for key in params.keys():
             params[key] += self.momentum * self.momentum * self.v[key]
             params[key] -= (1 + self.momentum) * self.lr * grads[key]
@@ -127,7 +128,7 @@ class BookAdaGrad:
 
     def update(self, params, grads):
         if self.h is None:
-            self.h = {key: np.zeros_like(val) for key, val in params.items()}
+            self.h = _zeros_like(params)
         for key in params.keys():
             self.h[key] += grads[key] * grads[key]
             params[key] -= self.lr * grads[key] / (np.sqrt(self.h[key]) + 1e-7)
@@ -139,7 +140,7 @@ class BookRMSprop:
 
     def update(self, params, grads):
         if self.h is None:
-            self.h = {key: np.zeros_like(val) for key, val in params.items()}
+            self.h = _zeros_like(params)
         for key in params.keys():
             self.h[key] *= self.decay_rate
             self.h[key] += (1 - self.decay_rate) * grads[key] * grads[key]
@@ -153,8 +154,8 @@ class BookAdam:
 
     def update(self, params, grads):
         if self.m is None:
-            self.m = {key: np.zeros_like(val) for key, val in params.items()}
-            self.v = {key: np.zeros_like(val) for key, val in params.items()}
+            self.m = _zeros_like(params)
+            self.v = _zeros_like(params)
         self.iter += 1
         lr_t = self.lr * np.sqrt(1.0 - self.beta2**self.iter) / (1.0 - self.beta1**self.iter)
         for key in params.keys():
