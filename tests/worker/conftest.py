@@ -119,8 +119,9 @@ class Server:
     """``uvicorn --factory service.app:app_from_env`` on a fixed port over one database."""
 
     def __init__(self, db_url: str, data_dir: Path, settings: dict[str, Any], name: str,
-                 shared: bool = False):
+                 shared: bool = False, factory: str = "service.app:app_from_env"):
         self.db_url, self.data_dir, self.settings = db_url, data_dir, settings
+        self.factory = factory  # the app factory uvicorn calls
         self.shared = shared  # outlives the test: its workers are stopped gracefully
         # where the server and its workers find "file" datasets (relative paths only)
         self.datasets_dir = data_dir / "datasets"
@@ -145,7 +146,7 @@ class Server:
                     **{f"OPTRACK_{k.upper()}": str(v) for k, v in self.settings.items()}})
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "service.app:app_from_env",
+            [sys.executable, "-m", "uvicorn", "--factory", self.factory,
              "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
@@ -252,9 +253,10 @@ def server(db_url, tmp_path) -> Iterator[Callable[..., Server]]:
     processes import in parallel, which is most of a test's time on a small machine."""
     started: list[Server] = []
 
-    def make(wait: bool = True, **settings: Any) -> Server:
+    def make(wait: bool = True, factory: str = "service.app:app_from_env",
+             **settings: Any) -> Server:
         srv = Server(db_url, tmp_path, {**DEFAULT_SETTINGS, **settings},
-                     name=f"server-{len(started)}")
+                     name=f"server-{len(started)}", factory=factory)
         started.append(srv)
         return srv.start(wait=wait)
 
