@@ -29,6 +29,12 @@ def _steps(name: str, doc: str) -> Hyper:
     return Hyper(name, INT, None, doc, low=1, required=True)
 
 
+def _decay_factor(default: float | None, doc: str) -> Hyper:
+    """A schedule's decay factor ``gamma``: in (0, 1]; required when it has no default."""
+    return Hyper("gamma", FLOAT, default, doc, low=0, high=1, low_open=True,
+                 required=default is None)
+
+
 class Schedule:
     """A learning-rate schedule: ``lr(step, base_lr)``; ``spec()`` gives back its config."""
 
@@ -39,7 +45,8 @@ class Schedule:
         raise NotImplementedError
 
     def spec(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The config that rebuilds this schedule: its name and every hyperparameter."""
+        return {"name": self.name, **{key: getattr(self, key) for key in self.HYPERS}}
 
 
 @dataclass(frozen=True)
@@ -52,9 +59,6 @@ class Constant(Schedule):
     def lr(self, step: int, base_lr: float) -> float:
         return base_lr
 
-    def spec(self) -> dict[str, Any]:
-        return {"name": self.name}
-
 
 @dataclass(frozen=True)
 class StepDecay(Schedule):
@@ -65,15 +69,11 @@ class StepDecay(Schedule):
     name = "step"
     HYPERS = {
         "step_size": _steps("step_size", "steps between decays"),
-        "gamma": Hyper("gamma", FLOAT, 0.1, "factor applied at each decay", low=0, high=1,
-                       low_open=True),
+        "gamma": _decay_factor(0.1, "factor applied at each decay"),
     }
 
     def lr(self, step: int, base_lr: float) -> float:
         return base_lr * self.gamma ** (step // self.step_size)
-
-    def spec(self) -> dict[str, Any]:
-        return {"name": self.name, "step_size": self.step_size, "gamma": self.gamma}
 
 
 @dataclass(frozen=True)
@@ -83,15 +83,11 @@ class Exponential(Schedule):
     gamma: float
     name = "exponential"
     HYPERS = {
-        "gamma": Hyper("gamma", FLOAT, None, "factor applied every step", low=0, high=1,
-                       low_open=True, required=True),
+        "gamma": _decay_factor(None, "factor applied every step"),
     }
 
     def lr(self, step: int, base_lr: float) -> float:
         return base_lr * self.gamma ** step
-
-    def spec(self) -> dict[str, Any]:
-        return {"name": self.name, "gamma": self.gamma}
 
 
 @dataclass(frozen=True)
@@ -109,9 +105,6 @@ class Cosine(Schedule):
 
     def lr(self, step: int, base_lr: float) -> float:
         return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * step / self.T_max)) / 2
-
-    def spec(self) -> dict[str, Any]:
-        return {"name": self.name, "T_max": self.T_max, "eta_min": self.eta_min}
 
 
 @dataclass(frozen=True)
@@ -137,8 +130,7 @@ class LinearWarmup(Schedule):
         return self.then.lr(step - self.warmup_steps, base_lr)
 
     def spec(self) -> dict[str, Any]:
-        return {"name": self.name, "warmup_steps": self.warmup_steps,
-                "start_factor": self.start_factor, "then": self.then.spec()}
+        return {**super().spec(), "then": self.then.spec()}
 
 
 SCHEDULES: dict[str, type[Schedule]] = {
