@@ -132,7 +132,7 @@ def revoke_own_token(session: Session, user: Principal, token_id: str) -> None:
 
 def revoke_token(session: Session, actor, token: ApiToken) -> None:
     if token.revoked_at is None:
-        token.revoked_at = utcnow()
+        tokens.revoke(token)
         audit.record(session, actor, "token.revoke", target=token.prefix, name=token.name)
 
 

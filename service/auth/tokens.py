@@ -67,6 +67,12 @@ def lookup(session: Session, secret: str, kind: str,
     return token, user
 
 
+def revoke(token: ApiToken) -> None:
+    """The one way a token is revoked (at once: every request looks its token up again)."""
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+
+
 def same(a: str | None, b: str | None) -> bool:
     """Constant-time comparison of two secrets (False when either is missing)."""
     return bool(a) and bool(b) and secrets.compare_digest(a.encode(), b.encode())

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..auth import accounts, tokens
-from ..models import ApiToken, User, utcnow
+from ..models import ApiToken, User
 from ..projects import create_project
 from . import credentials
 
@@ -32,8 +32,8 @@ class LocalCredentials:
         with Session(engine) as session:
             for token_id in self.temporary:
                 row = session.get(ApiToken, token_id)
-                if row is not None and row.revoked_at is None:
-                    row.revoked_at = utcnow()
+                if row is not None:
+                    tokens.revoke(row)
             session.commit()
 
 

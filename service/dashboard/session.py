@@ -5,20 +5,16 @@ keeps, plus a CSRF token every state-changing request must echo in ``X-CSRF-Toke
 
 from __future__ import annotations
 
-from datetime import timedelta
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from .. import audit
-from ..auth import tokens
+from ..auth import sessions, tokens
 from ..deps import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, identify
-from ..models import ApiToken, utcnow
 from .templating import templates
 
 router = APIRouter(include_in_schema=False)
-SESSION_SCOPES = {"read", "write", "admin"}
 MAX_FORM_BYTES = 4096
 
 
@@ -49,8 +45,9 @@ async def login(request: Request) -> Response:
     form = {k: v[0] for k, v in parse_qs(body[:MAX_FORM_BYTES].decode("utf-8", "replace")).items()}
     next_path = safe_next(form.get("next"))
     with request.app.state.writer() as session:
-        opened = _open_session(session, form.get("code", "").strip(), form.get("token", "").strip(),
-                               request.app.state.settings.session_hours)
+        opened = sessions.open_session(session, form.get("code", "").strip(),
+                                       form.get("token", "").strip(),
+                                       request.app.state.settings.session_hours)
         if opened is None:
             return login_page(request, "That link or token is unknown, used, revoked or expired.",
                               401, next_path=next_path)
@@ -59,28 +56,6 @@ async def login(request: Request) -> Response:
     response = RedirectResponse(next_path, status_code=303)
     _set_cookies(request, response, secret, csrf, request.app.state.settings.session_hours)
     return response
-
-
-def _open_session(session, code: str, token: str, hours: float) -> tuple[str, str] | None:
-    if code:
-        found = tokens.lookup(session, code, "login")
-        scopes, projects = sorted(SESSION_SCOPES), None
-    elif token:
-        found = tokens.lookup(session, token, "api")
-        if found is not None:
-            scopes, projects = sorted(SESSION_SCOPES & set(found[0].scopes)), found[0].projects
-    else:
-        return None
-    if found is None or not scopes:
-        return None
-    used, user = found
-    if used.kind == "login":
-        used.revoked_at = utcnow()  # a login link works once
-    row, secret = tokens.issue(session, user, scopes, kind="session", name="browser session",
-                               projects=projects, ttl=timedelta(hours=hours), csrf=True)
-    audit.record(session, user.name, "session.open", target=row.prefix,
-                 via="login link" if code else f"token {used.prefix}")
-    return secret, row.csrf
 
 
 def _set_cookies(request: Request, response: Response, secret: str, csrf: str,
@@ -108,7 +83,7 @@ async def logout(request: Request) -> Response:
             body[:MAX_FORM_BYTES].decode("utf-8", "replace")).get("csrf", [""])[0]
         if not tokens.same(sent, user.csrf):
             return Response("missing or wrong CSRF token", status_code=403)
-        session.get(ApiToken, user.token_id).revoked_at = utcnow()
+        sessions.end_session(session, user.token_id)
         session.commit()
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")
