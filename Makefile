@@ -26,12 +26,12 @@ demo: $(STAMP)
 	$(BIN)/python -m optim_core.demo
 
 bench: $(STAMP)
-	$(BIN)/python bench/optimizer_step.py
-	$(BIN)/python bench/train_step.py
-	$(BIN)/python bench/tracking.py
-	$(BIN)/python bench/queue_bench.py
+	$(BIN)/python -m bench.optimizer_step
+	$(BIN)/python -m bench.train_step
+	$(BIN)/python -m bench.tracking
+	$(BIN)/python -m bench.queue_bench
 	scripts/ensure-chromium >/dev/null
-	$(BIN)/python bench/dashboard.py
+	$(BIN)/python -m bench.dashboard
 
 clean:
 	rm -rf $(VENV) build *.egg-info

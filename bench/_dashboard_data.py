@@ -4,17 +4,15 @@ real worker."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
 import numpy as np
 
-from bench._server import ROOT
-from service.cli.demo import TRAJECTORIES
+from tests.harness import TRAJECTORIES, Server, Workers
 
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "adam")
 LRS = [float(f"{lr:.3g}") for lr in np.logspace(-4, 0, 25)]
@@ -128,34 +126,22 @@ def fill_sweep(url: str, client: httpx.Client) -> tuple[str, float, int]:
     return exp["id"], time.perf_counter() - t0, stored[0]
 
 
-def train_paths(url: str, client: httpx.Client, token: str | None,
-                log_dir: Path) -> tuple[str, float]:
+def train_paths(server: Server, client: httpx.Client, log_dir: Path) -> tuple[str, float]:
     """The book's four optimizers on the anisotropic function, trained by a real worker."""
     t0 = time.perf_counter()
     exp = submit(client, PATHS)
-    with open(log_dir / "worker.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "worker", "--server", url,
-                                 "--concurrency", "1"] + (["--token", token] if token else []),
-                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                counts = client.get(f"/api/v1/experiments/{exp['id']}").json()["status_counts"]
-                if not set(counts) & {"queued", "running"}:
-                    break
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    tail = (log_dir / "worker.log").read_text(errors="replace")[-2000:]
-                    raise RuntimeError(f"the paths experiment did not finish ({counts}):\n{tail}")
-                time.sleep(0.1)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    pool = Workers(log_dir)
+    (worker,) = pool(server)
+    try:
+        runs = server.wait_ended(exp["run_ids"], timeout=120)
+    except AssertionError as exc:
+        raise RuntimeError(f"the paths experiment did not finish ({exc}):\n"
+                           f"{worker.log()[-2000:]}") from exc
+    finally:
+        pool.stop()
+    counts = Counter(run["status"] for run in runs.values())
     if counts != {"succeeded": len(PATHS["optimizer"])}:
-        raise RuntimeError(f"the paths experiment's runs did not all succeed: {counts}")
+        raise RuntimeError(f"the paths experiment's runs did not all succeed: {dict(counts)}")
     return exp["id"], time.perf_counter() - t0
 
 

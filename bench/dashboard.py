@@ -1,6 +1,6 @@
 """Benchmark the dashboard in a real browser: a real server, 100 runs x 10,000 steps, Chromium.
 
-    python bench/dashboard.py [--cold 5] [--warm 5] [--switches 10] [--no-screenshots]
+    python -m bench.dashboard [--cold 5] [--warm 5] [--switches 10] [--no-screenshots]
 
 1. Data — a real server on a temporary SQLite database; one experiment of 100 runs (spiral
    dataset, MLP 100; sgd / momentum / adagrad / adam x 25 learning rates from 1e-4 to 1), each
@@ -32,41 +32,32 @@
 4. Screenshots for the README: the experiment view's charts (docs/img/experiment-view.png)
    and the trajectories view (docs/img/trajectories.png).
 
-The server (bench/_server.py) adds a superuser with a token of every scope to the database, as
-the tests do; the browser signs in once
-with its token (POST /login) and every context gets the session's cookies, so no measured load
-passes through the sign-in page. Chromium here renders WebGL (the parallel-coordinates chart)
+The server (the harness's, tests/harness) adds a superuser with a token of every scope to the
+database, as for the tests; the browser signs in once with its token (POST /login) and every
+context gets the session's cookies, so no measured load passes through the sign-in page. Chromium here renders WebGL (the parallel-coordinates chart)
 with SwiftShader, on the CPU.
 A benchmark, not a test: it prints figures and exits 0 (1 if the set-up itself fails).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import platform
+import statistics
 import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
-# Run as ``python bench/dashboard.py``, Python puts bench/ first on sys.path: use the repository
-# root instead, so ``bench`` and ``service`` import from this checkout.
-_BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
-if sys.path and os.path.abspath(sys.path[0] or os.curdir) == _BENCH_DIR:
-    sys.path[0] = os.path.dirname(_BENCH_DIR)
+import httpx
 
-import argparse  # noqa: E402
-import platform  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import httpx  # noqa: E402
-
-from bench._format import fmt_bytes  # noqa: E402
-from bench._dashboard_data import (CLIENTS, KEYS, LRS, OPTIMIZERS, STEPS,  # noqa: E402
-                                   fill_sweep, train_paths)
-from bench._dashboard_probes import (BREAKDOWN_SCRIPT, READY_SCRIPT,  # noqa: E402
-                                     SWITCH_SCRIPT, TIMINGS_SCRIPT)
-from bench._server import ROOT, Server  # noqa: E402
+from bench._dashboard_data import CLIENTS, KEYS, LRS, OPTIMIZERS, STEPS, fill_sweep, train_paths
+from bench._dashboard_probes import BREAKDOWN_SCRIPT, READY_SCRIPT, SWITCH_SCRIPT, TIMINGS_SCRIPT
+from bench._format import fmt_bytes
+from bench._stats import Samples
+from tests.harness import REPO, Server, temp_database
 
 CHROMIUM = "/usr/bin/chromium"
 VIEWPORT = {"width": 1400, "height": 1000}
@@ -78,7 +69,7 @@ TIMEOUT_MS = 60_000
 TARGET_TTI_MS = 1500  # at most
 TARGET_SWITCH_MS = 500  # at most
 
-IMG_DIR = ROOT / "docs" / "img"
+IMG_DIR = REPO / "docs" / "img"
 
 
 def say(msg: str = "") -> None:
@@ -100,19 +91,11 @@ def timed(fn, repeats: int = REPEATS) -> tuple[float, list[float], httpx.Respons
 
 
 @dataclass
-class Figure:
+class Figure(Samples):
     label: str
-    samples: list[float]
+    samples: list[float]  # ms
     target: float | None = None
     note: str = ""
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.samples)
-
-    @property
-    def max(self) -> float:
-        return max(self.samples)
 
 
 def api_figures(client: httpx.Client, experiment_id: str) -> list[Figure]:
@@ -409,9 +392,10 @@ def main(argv: list[str] | None = None) -> int:
     figures: list[Figure] = []
     res = Browser()
     notes: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="optrack-bench-dashboard-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="optrack-bench-dashboard-") as tmp, \
+            temp_database("sqlite", tmp) as url:
         tmp = Path(tmp)
-        server = Server(f"sqlite:///{(tmp / 'optrack.db').as_posix()}", tmp)
+        server = Server(url, tmp, quiet=True)
         t0 = time.perf_counter()
         with server:
             say(f"  server pid {server.pid} on {server.url}, healthy after "
@@ -419,17 +403,17 @@ def main(argv: list[str] | None = None) -> int:
             with httpx.Client(base_url=server.url, timeout=300.0,
                               headers=server.headers) as client:
                 try:
-                    token = server.token  # a superuser's, every scope (bench/_server.py)
+                    token = server.token  # a superuser's, every scope
                     sweep_id, took, points = fill_sweep(server.url, client)
                     say(f"  set-up: 100 runs leased, {points:,} points uploaded in batches of "
                         f"{STEPS:,} by {CLIENTS} clients, finished: {took:.1f} s "
                         f"({points / took:,.0f} points/s)")
-                    paths_id, took = train_paths(server.url, client, token, tmp)
+                    paths_id, took = train_paths(server, client, tmp)
                     say(f"  set-up: the paths experiment (4 runs x 30 steps) trained by a worker "
                         f"in {took:.1f} s")
                 except Exception as exc:  # noqa: BLE001 — nothing to measure without data
                     say(f"  set-up FAILED: {type(exc).__name__}: {exc}")
-                    say(server.log_tail())
+                    say(server.log()[-3000:])
                     return 1
                 say(f"  set-up total {time.perf_counter() - t_start:.1f} s; experiment view "
                     f"{server.url}/experiments/{sweep_id}")

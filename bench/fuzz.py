@@ -2,7 +2,7 @@
 schema, schema-conforming and schema-breaking requests, with a valid token of every scope.
 Checks: no 500, responses match the schema, authentication is never ignored.
 
-    .venv/bin/python bench/fuzz.py [--examples 200] [--engine sqlite|postgresql]
+    .venv/bin/python -m bench.fuzz [--examples 200] [--engine sqlite|postgresql]
 
 Prints, per operation, the cases sent and the failures found, then the totals and the time.
 Exit status 1 if anything failed."""
@@ -13,33 +13,17 @@ import argparse
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis.checks import not_a_server_error
+from schemathesis.generation import GenerationMode
+from schemathesis.specs.openapi.checks import ignored_auth, response_schema_conformance
 
-import schemathesis  # noqa: E402
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis.errors import Unsatisfiable  # noqa: E402
-from schemathesis.checks import not_a_server_error  # noqa: E402
-from schemathesis.generation import GenerationMode  # noqa: E402
-from schemathesis.specs.openapi.checks import ignored_auth, response_schema_conformance  # noqa
-
-from bench._server import temp_database  # noqa: E402
-from service.app import create_app  # noqa: E402
-from service.auth import accounts as admin  # noqa: E402
-from service.models import SCOPES  # noqa: E402
-from service.settings import Settings  # noqa: E402
+from tests.harness import ALL_SCOPES, Settings, create_app, superuser_token, temp_database
 
 CHECKS = [not_a_server_error, response_schema_conformance, ignored_auth]
-
-
-def token(app) -> dict[str, str]:
-    with app.state.writer() as session:
-        user = admin.add_user(session, "cli", "fuzzer", superuser=True)
-        _, secret = admin.create_token(session, "cli", user, "fuzz", list(SCOPES))
-        session.commit()
-    return {"authorization": f"Bearer {secret}"}
 
 
 def fuzz_operation(operation, mode, examples: int, headers) -> tuple[int, list[str]]:
@@ -71,11 +55,10 @@ def main() -> int:
     parser.add_argument("--examples", type=int, default=200, help="per operation and mode")
     parser.add_argument("--engine", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        url, drop = temp_database(args.engine, Path(tmp))
+    with tempfile.TemporaryDirectory() as tmp, temp_database(args.engine, tmp) as url:
         app = create_app(Settings(data_dir=tmp, database_url=url, lease_wait_seconds=0.2))
         try:
-            headers = token(app)
+            headers = {"authorization": f"Bearer {superuser_token(app.state.engine, ALL_SCOPES)}"}
             schema = schemathesis.openapi.from_asgi("/openapi.json", app, headers=headers)
             operations = [r.ok() for r in schema.get_all_operations()]
             print(f"optrack fuzz — {len(operations)} operations, {args.examples} examples per "
@@ -94,8 +77,6 @@ def main() -> int:
                   f"{failed} failures")
         finally:
             app.state.engine.dispose()
-            if drop:
-                drop()
     return 1 if failed else 0
 
 

@@ -1,6 +1,6 @@
 """Benchmark one optimizer step of optim_core on 1,000,000 float32 parameters.
 
-    python bench/optimizer_step.py [--repeats N] [--warmup N]
+    python -m bench.optimizer_step [--repeats N] [--warmup N]
 
 Times ``opt.step(params, grads)`` of every torch-convention optimizer of optim_core on ten
 float32 tensors of 100,000 parameters each (1,000,000 in all), one thread, and reports the
@@ -22,21 +22,17 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import gc  # noqa: E402
 import platform  # noqa: E402
-import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
-from pathlib import Path  # noqa: E402
 from typing import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-# Run from a checkout without installing the package: make the repository root importable.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench._format import fmt_bytes  # noqa: E402
 import optim_core  # noqa: E402
+from bench._format import fmt_bytes  # noqa: E402
+from bench._stats import Samples  # noqa: E402
 from optim_core.optimizers import OPTIMIZERS  # noqa: E402
 
 try:
@@ -67,21 +63,13 @@ def fresh_params(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 @dataclass
-class Contender:
+class Contender(Samples):
     """One optimizer on its own copy of the parameters; ``step()`` applies one update."""
 
     label: str
     step: Callable[[], object]
     result: Callable[[], dict[str, np.ndarray]]  # the parameters as numpy arrays
-    times: list[float] = field(default_factory=list)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.times)
-
-    @property
-    def min(self) -> float:
-        return min(self.times)
+    samples: list[float] = field(default_factory=list)  # seconds per step
 
 
 def optim_core_contender(name: str, params, grads) -> Contender:
@@ -115,7 +103,7 @@ def run_interleaved(contenders: list[Contender], warmup: int, repeats: int) -> N
             for c in contenders:
                 t0 = time.perf_counter()
                 c.step()
-                c.times.append(time.perf_counter() - t0)
+                c.samples.append(time.perf_counter() - t0)
     finally:
         if gc_was_enabled:
             gc.enable()

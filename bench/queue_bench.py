@@ -1,7 +1,7 @@
 """Queue and worker benchmark: tracking overhead, lease latency, throughput. (Not named
 queue.py: a script of that name beside the others would shadow the standard library's queue.)
 
-    python bench/queue_bench.py [--engines sqlite,postgresql] [--runs 1000] [--workers 4]
+    python -m bench.queue_bench [--engines sqlite,postgresql] [--runs 1000] [--workers 4]
 
 1. Tracking overhead: a 20-epoch digits run (MLP 100-100, batch 128, checkpoints every epoch)
    through a real server and worker, against ``optim_core.train`` alone with the same config in
@@ -16,45 +16,24 @@ A benchmark, not a test: it prints figures and exits 0.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import argparse
 import os
 import platform
 import statistics
-import subprocess
 import tempfile
 import time
 from datetime import datetime
+from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import optim_core  # noqa: E402
-from bench._server import Server, auth_headers, temp_database  # noqa: E402
+import optim_core
+from tests.harness import Server, Workers, temp_database
 
 TRAIN = {"dataset": "digits", "model": {"kind": "mlp", "hidden": [100, 100]},
          "optimizer": {"name": "adam", "lr": 0.001}, "epochs": 20, "batch_size": 128, "seed": 0}
 TINY = {"model": {"kind": "point"}, "optimizer": {"name": "adam", "lr": 0.1},
         "training": {"steps": 5}}
-
-
-def start_workers(url: str, n: int, log_dir: Path) -> list[subprocess.Popen]:
-    return [subprocess.Popen([sys.executable, "-m", "worker", "--server", url],
-                             stdout=open(log_dir / f"worker{i}.log", "w"), stderr=subprocess.STDOUT)
-            for i in range(n)]
-
-
-def stop(procs: list[subprocess.Popen]) -> None:
-    for p in procs:
-        p.terminate()
-    for p in procs:
-        try:
-            p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            p.kill()
 
 
 def wait_done(client: httpx.Client, experiment_id: str, total: int, timeout: float = 600) -> dict:
@@ -78,7 +57,7 @@ def submit(client: httpx.Client, body: dict) -> dict:
     return response.json()
 
 
-def overhead(url: str, log_dir: Path, rounds: int = 5) -> tuple[float, float]:
+def overhead(server: Server, workers: Workers, rounds: int = 5) -> tuple[float, float]:
     """Median over ``rounds`` of the same run, alone and through optrack. The first run of
     each side (dataset load, imports, caches) is not counted: a worker loads a dataset once and
     reuses it for every run, as the in-process side does."""
@@ -90,13 +69,13 @@ def overhead(url: str, log_dir: Path, rounds: int = 5) -> tuple[float, float]:
 
     alone_once()
     alone = statistics.median(alone_once() for _ in range(rounds))
-    workers = start_workers(url, 1, log_dir)
+    workers(server, 1)
     request = {"name": "overhead", "dataset": TRAIN["dataset"], "model": TRAIN["model"],
                "optimizer": TRAIN["optimizer"],
                "training": {k: TRAIN[k] for k in ("epochs", "batch_size", "seed")}}
     tracked = []
     try:
-        with httpx.Client(base_url=url, headers=auth_headers(), timeout=60) as client:
+        with httpx.Client(base_url=server.url, headers=server.headers, timeout=60) as client:
             for _ in range(rounds + 1):
                 exp = submit(client, request)
                 wait_done(client, exp["id"], 1)
@@ -104,15 +83,15 @@ def overhead(url: str, log_dir: Path, rounds: int = 5) -> tuple[float, float]:
                 assert run["status"] == "succeeded", run
                 tracked.append(ts(run["finished_at"]) - ts(run["started_at"]))
     finally:
-        stop(workers)
+        workers.stop()
     return alone, statistics.median(tracked[1:])
 
 
-def lease_latency(url: str, log_dir: Path, rounds: int = 20) -> list[float]:
-    workers = start_workers(url, 1, log_dir)
+def lease_latency(server: Server, workers: Workers, rounds: int = 20) -> list[float]:
+    workers(server, 1)
     latencies = []
     try:
-        with httpx.Client(base_url=url, headers=auth_headers(), timeout=60) as client:
+        with httpx.Client(base_url=server.url, headers=server.headers, timeout=60) as client:
             warm = submit(client, {"name": "warm-up", **TINY})
             wait_done(client, warm["id"], 1)
             for i in range(rounds):
@@ -122,14 +101,14 @@ def lease_latency(url: str, log_dir: Path, rounds: int = 20) -> list[float]:
                 run = client.get(f"/api/v1/runs/{exp['run_ids'][0]}").json()
                 latencies.append(ts(run["started_at"]) - ts(run["created_at"]))
     finally:
-        stop(workers)
+        workers.stop()
     return latencies
 
 
-def throughput(url: str, log_dir: Path, runs: int, n_workers: int) -> float:
-    workers = start_workers(url, n_workers, log_dir)
+def throughput(server: Server, workers: Workers, runs: int, n_workers: int) -> float:
+    workers(server, n_workers)
     try:
-        with httpx.Client(base_url=url, headers=auth_headers(), timeout=120) as client:
+        with httpx.Client(base_url=server.url, headers=server.headers, timeout=120) as client:
             time.sleep(3)  # let the workers import and start long-polling
             started = time.perf_counter()
             body = {"name": "throughput", **TINY,
@@ -139,7 +118,7 @@ def throughput(url: str, log_dir: Path, runs: int, n_workers: int) -> float:
             elapsed = time.perf_counter() - started
             assert done["status_counts"].get("succeeded") == runs, done["status_counts"]
     finally:
-        stop(workers)
+        workers.stop()
     return runs / elapsed
 
 
@@ -153,17 +132,14 @@ def main() -> None:
           f"{os.cpu_count()} CPUs")
     rows = []
     for engine in args.engines.split(","):
-        with tempfile.TemporaryDirectory() as tmp:
-            tmp = Path(tmp)
-            url, drop = temp_database(engine, tmp)
-            try:
-                with Server(url, tmp) as server:
-                    alone, tracked = overhead(server.url, tmp)
-                    lat = lease_latency(server.url, tmp)
-                    rate = throughput(server.url, tmp, args.runs, args.workers)
-            finally:
-                if drop:
-                    drop()
+        with tempfile.TemporaryDirectory() as tmp, temp_database(engine, tmp) as url, \
+                Server(url, tmp, quiet=True) as server:
+            # the workers keep this process's BLAS threads: the in-process training they are
+            # compared with has them
+            workers = Workers(Path(tmp), threads=None)
+            alone, tracked = overhead(server, workers)
+            lat = lease_latency(server, workers)
+            rate = throughput(server, workers, args.runs, args.workers)
         rows.append((engine, alone, tracked, lat, rate))
         print(f"\n[{engine}]")
         print(f"  20-epoch digits run: optim_core.train alone {alone:.2f} s, through optrack "

@@ -1,9 +1,10 @@
 """Benchmark the tracking service end to end: a real server subprocess, real HTTP, a real database.
 
-    python bench/tracking.py [--engines sqlite,postgresql] [--points 1000000] [--skip-runs-query]
+    python -m bench.tracking [--engines sqlite,postgresql] [--points 1000000] [--skip-runs-query]
 
 For each engine (SQLite in a temporary directory; PostgreSQL in a fresh database
-``optrack_bench_<random>`` created on 127.0.0.1:5432 and dropped afterwards) it starts
+``optrack_bench_<random>`` created on the server OPTRACK_TEST_PG_URL names, by default
+127.0.0.1:5432, and dropped afterwards) it starts
 ``python -m uvicorn --factory service.app:app_from_env`` and measures:
 
 1. ingest — 4 client threads (one httpx.Client each) POST /api/v1/runs/{id}/metrics with
@@ -14,9 +15,10 @@ For each engine (SQLite in a temporary directory; PostgreSQL in a fresh database
    warm-up round of concurrent batches), max, end; flat if max - start < 50 MB.
 3. history — POST /api/v1/metrics/query for 100 runs x 10,000 steps of one key with
    max_points=1000 (the ingest runs are reused; the rest go through the API too, unless that
-   would take more than --fill-seconds at the measured ingest rate, when they are written
-   straight into the tables, and the output says so): median of 5 calls, target <= 300 ms;
-   each series must come back with <= 1000 points and total_points 10,000.
+   would take more than --fill-seconds at the measured ingest rate, when this process stores
+   them through the service's own ingest function, rollups included, and the output says
+   so): median of 5 calls, target <= 300 ms; each series must come back with <= 1000 points
+   and total_points 10,000.
 4. runs query — 100,000 runs bulk-inserted with SQLAlchemy Core (varied configs, a
    val_accuracy for most), ANALYZE, then GET /api/v1/runs?filter=optimizer = 'adam' and
    metrics.val_accuracy >= 0.5&order_by=metrics.val_accuracy desc&limit=50: median of 5 calls,
@@ -28,35 +30,26 @@ both engines on 2 cores. A benchmark, not a test: it prints figures, asserts not
 
 from __future__ import annotations
 
+import argparse
+import json
+import math
 import os
+import queue
+import random
+import statistics
 import sys
+import tempfile
+import threading
+import time
+import uuid
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 
-# Run as ``python bench/tracking.py``, Python puts bench/ first on sys.path, where a sibling
-# benchmark (bench/queue.py) would shadow the standard library: use the repository root instead.
-_BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
-if sys.path and os.path.abspath(sys.path[0] or os.curdir) == _BENCH_DIR:
-    sys.path[0] = os.path.dirname(_BENCH_DIR)
+import httpx
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import queue  # noqa: E402
-import random  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from datetime import datetime, timedelta, timezone  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import httpx  # noqa: E402
-
-from bench._server import Server, auth_headers  # noqa: E402
-
-PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{db}"
+from tests.harness import (DatabaseUnavailable, Server, database_bytes, make_engine, models,
+                           record_metrics, temp_database)
 
 BATCH = 10_000
 CLIENTS = 4
@@ -146,7 +139,7 @@ class RssSampler(threading.Thread):
             self.samples.append((time.perf_counter(), rss))
 
 
-def post_batches(url: str, jobs: list[tuple[str, bytes, int]], clients: int,
+def post_batches(server: Server, jobs: list[tuple[str, bytes, int]], clients: int,
                  seconds: float | None = None) -> tuple[float, int, list[str], list[str]]:
     """POST every (run id, body, points) with ``clients`` threads, one httpx.Client each; with
     ``seconds``, no batch is started after that long. Return the wall time from the first
@@ -162,7 +155,7 @@ def post_batches(url: str, jobs: list[tuple[str, bytes, int]], clients: int,
     deadline = [math.inf]
 
     def client_loop() -> None:
-        with httpx.Client(base_url=url, headers=auth_headers(), timeout=600.0) as client:
+        with httpx.Client(base_url=server.url, headers=server.headers, timeout=600.0) as client:
             client.get("/healthz")  # connect before the clock starts
             start_line.wait()
             while time.perf_counter() < deadline[0]:
@@ -207,13 +200,13 @@ def ingest(server: Server, client: httpx.Client, args, res: Result) -> list[str]
     sampler.start()
     idle = server.rss_bytes()
     # warm-up: one concurrent round, so the allocator and the pool reach their working size
-    warm_s, _, _, warm_err = post_batches(server.url, [(r, bodies[0], BATCH) for r in warm_ids],
+    warm_s, _, _, warm_err = post_batches(server, [(r, bodies[0], BATCH) for r in warm_ids],
                                           CLIENTS)
     time.sleep(0.3)
     t_start = time.perf_counter()
     start = server.rss_bytes()
     cpu0 = server.cpu_seconds()
-    wall, stored, done_ids, errors = post_batches(server.url, jobs, CLIENTS, args.ingest_seconds)
+    wall, stored, done_ids, errors = post_batches(server, jobs, CLIENTS, args.ingest_seconds)
     cpu1 = server.cpu_seconds()
     sampler.stop()
     end = server.rss_bytes()
@@ -264,32 +257,16 @@ def timed(fn, repeats: int = REPEATS) -> tuple[float, list[float], object]:
     return statistics.median(times), times, last
 
 
-def load_history_directly(database_url: str, run_ids: list[str], body: bytes) -> float:
-    """Store ``body``'s points for each run straight into metrics and latest_metrics (the rows
-    the API would store); return the seconds taken."""
-    from sqlalchemy import insert
-
-    from service.db import make_engine
-    from service.models import LatestMetric, Metric
-
-    points = json.loads(body)["metrics"]
-    last = max(points, key=lambda p: p["step"])
+def load_history_in_process(database_url: str, run_ids: list[str], body: bytes) -> float:
+    """Store ``body``'s points for each run as the API would (metrics, latest values and the
+    rollups the history is read from), without the HTTP round trips; return the seconds
+    taken."""
+    points = [(p["key"], p["step"], p["value"], p["time"]) for p in json.loads(body)["metrics"]]
     engine = make_engine(database_url)
     t0 = time.perf_counter()
     try:
         for run_id in run_ids:
-            with engine.begin() as conn:
-                if conn.dialect.name == "postgresql":
-                    cur = conn.connection.driver_connection.cursor()
-                    with cur.copy("COPY metrics (run_id, key, step, value, time) FROM STDIN") as cp:
-                        for p in points:
-                            cp.write_row((run_id, p["key"], p["step"], p["value"], p["time"]))
-                else:
-                    conn.execute(insert(Metric.__table__), [
-                        {"run_id": run_id, **p} for p in points])
-                conn.execute(insert(LatestMetric.__table__), [
-                    {"run_id": run_id, "key": last["key"], "step": last["step"],
-                     "value": last["value"]}])
+            record_metrics(engine, run_id, points)
     finally:
         engine.dispose()
     return time.perf_counter() - t0
@@ -304,7 +281,7 @@ def history(server: Server, client: httpx.Client, database_url: str, full_runs: 
         body = metric_bodies(HISTORY_STEPS, variants=1)[0]
         estimate = missing * HISTORY_STEPS / ingest_pps if ingest_pps else math.inf
         if estimate <= args.fill_seconds:
-            wall, _, _, errors = post_batches(server.url, [(r, body, HISTORY_STEPS) for r in new],
+            wall, _, _, errors = post_batches(server, [(r, body, HISTORY_STEPS) for r in new],
                                               CLIENTS)
             if errors:
                 res.history_note = f"insert failed: {errors[0]}"
@@ -313,11 +290,12 @@ def history(server: Server, client: httpx.Client, database_url: str, full_runs: 
             say(f"  history: {len(run_ids)} ingest runs reused, {missing} more x "
                 f"{HISTORY_STEPS:,} steps inserted through the API in {wall:.1f} s")
         else:
-            # the API is too slow to load the rest within the time budget; the query reads
-            # the same rows either way
-            took = load_history_directly(database_url, new, body)
-            note = (f"{missing} of {HISTORY_RUNS} history runs loaded straight into the "
-                    f"database ({took:.1f} s): the API at {ingest_pps or 0:,.0f} points/s "
+            # the API is too slow to load the rest within the time budget; the same ingest
+            # function stores the same rows either way
+            took = load_history_in_process(database_url, new, body)
+            note = (f"{missing} of {HISTORY_RUNS} history runs stored by this process through "
+                    f"the service's ingest function ({took:.1f} s): the API at "
+                    f"{ingest_pps or 0:,.0f} points/s "
                     f"would need ~{estimate:.0f} s (> --fill-seconds {args.fill_seconds:.0f})")
             res.notes.append(note)
             say(f"  history: {note}")
@@ -359,9 +337,6 @@ def bulk_insert_runs(database_url: str, n: int) -> tuple[float, float, int]:
     (seconds inserting, seconds analysing, how many adam runs have val_accuracy >= 0.5)."""
     from sqlalchemy import insert, text
 
-    from service.db import make_engine
-    from service.models import LatestMetric, Project, Run, RunTag, new_id
-
     rng = random.Random(42)
     engine = make_engine(database_url)
     t0 = time.perf_counter()
@@ -369,9 +344,9 @@ def bulk_insert_runs(database_url: str, n: int) -> tuple[float, float, int]:
     expected = 0
     try:
         with engine.begin() as conn:
-            pid = new_id()
-            conn.execute(insert(Project.__table__), [{"id": pid, "name": "bench-runs",
-                                                      "created_at": base}])
+            pid = models.new_id()
+            conn.execute(insert(models.Project.__table__), [{"id": pid, "name": "bench-runs",
+                                                             "created_at": base}])
         chunk = 10_000
         for lo in range(0, n, chunk):
             runs, tags, latest = [], [], []
@@ -408,9 +383,9 @@ def bulk_insert_runs(database_url: str, n: int) -> tuple[float, float, int]:
                 latest.append({"run_id": rid, "key": "train_loss", "step": 9,
                                "value": rng.uniform(0.01, 2.5)})
             with engine.begin() as conn:
-                conn.execute(insert(Run.__table__), runs)
-                conn.execute(insert(RunTag.__table__), tags)
-                conn.execute(insert(LatestMetric.__table__), latest)
+                conn.execute(insert(models.Run.__table__), runs)
+                conn.execute(insert(models.RunTag.__table__), tags)
+                conn.execute(insert(models.LatestMetric.__table__), latest)
         t_insert = time.perf_counter() - t0
         t1 = time.perf_counter()
         with engine.begin() as conn:
@@ -463,80 +438,35 @@ def runs_query(server: Server, client: httpx.Client, database_url: str, res: Res
 
 # -- engines ----------------------------------------------------------------------------------
 
-class Database:
-    """A throw-away database: a SQLite file in a temporary directory, or a PostgreSQL database
-    created for the run and dropped afterwards."""
-
-    def __init__(self, engine: str):
-        self.engine = engine
-        self.tmp = tempfile.TemporaryDirectory(prefix="optrack-bench-")
-        self.data_dir = self.tmp.name
-        self.pg_name: str | None = None
-        if engine == "sqlite":
-            self.url = f"sqlite:///{Path(self.tmp.name, 'optrack.db').as_posix()}"
-        else:
-            self.pg_name = f"optrack_bench_{uuid.uuid4().hex[:10]}"
-            self._admin(f'CREATE DATABASE "{self.pg_name}"')
-            self.url = PG_URL.format(db=self.pg_name)
-
-    @staticmethod
-    def _admin(sql: str) -> None:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(sql)
-
-    def size_mb(self) -> float | None:
-        try:
-            if self.engine == "sqlite":
-                return sum(p.stat().st_size for p in Path(self.tmp.name).glob("optrack.db*")) / MB
-            import psycopg
-
-            with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-                return conn.execute("SELECT pg_database_size(%s)",
-                                    (self.pg_name,)).fetchone()[0] / MB
-        except Exception:  # noqa: BLE001
-            return None
-
-    def close(self) -> None:
-        try:
-            if self.pg_name:
-                self._admin(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)')
-        finally:
-            self.tmp.cleanup()
-
-
 def bench_engine(engine: str, args) -> Result:
     res = Result(engine)
     say(f"\n== {engine} ==")
-    try:
-        db = Database(engine)
-    except Exception as exc:  # noqa: BLE001 — no PostgreSQL here is a result, not a crash
-        res.notes.append(f"database unavailable: {type(exc).__name__}: {exc}")
-        say(f"  {engine}: not available ({res.notes[-1]})")
-        return res
-    try:
-        server = Server(db.url, db.data_dir)
-        t0 = time.perf_counter()
-        with server:
+    with ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="optrack-bench-"))
+        try:
+            url = stack.enter_context(temp_database(engine, tmp, prefix="optrack_bench"))
+        except DatabaseUnavailable as exc:  # no PostgreSQL here is a result, not a crash
+            res.notes.append(f"database unavailable: {exc}")
+            say(f"  {engine}: not available ({res.notes[-1]})")
+            return res
+        try:
+            t0 = time.perf_counter()
+            server = stack.enter_context(Server(url, tmp, quiet=True))
             say(f"  server pid {server.pid} on {server.url}, healthy after "
-                f"{time.perf_counter() - t0:.1f} s ({db.pg_name or db.url})")
-            with httpx.Client(base_url=server.url, headers=auth_headers(), timeout=300.0) as client:
+                f"{time.perf_counter() - t0:.1f} s ({url})")
+            with httpx.Client(base_url=server.url, headers=server.headers,
+                              timeout=300.0) as client:
                 full_runs = ingest(server, client, args, res)
-                history(server, client, db.url, full_runs, res.ingest_pps, args, res)
+                history(server, client, url, full_runs, res.ingest_pps, args, res)
                 if args.skip_runs_query:
                     res.runs_query_note = "skipped (--skip-runs-query)"
                     say("  runs query: skipped (--skip-runs-query)")
                 else:
-                    runs_query(server, client, db.url, res)
-            size = db.size_mb()
-            if size is not None:
-                say(f"  database size: {size:.0f} MB")
-    except Exception as exc:  # noqa: BLE001 — report and go on with the next engine
-        res.notes.append(f"{type(exc).__name__}: {exc}")
-        say(f"  {engine}: aborted — {res.notes[-1]}")
-    finally:
-        db.close()
+                    runs_query(server, client, url, res)
+            say(f"  database size: {database_bytes(url) / MB:.0f} MB")
+        except Exception as exc:  # noqa: BLE001 — report and go on with the next engine
+            res.notes.append(f"{type(exc).__name__}: {exc}")
+            say(f"  {engine}: aborted — {res.notes[-1]}")
     return res
 
 

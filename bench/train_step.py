@@ -1,6 +1,6 @@
 """Benchmark one training step of optim_core's MLP against torch, and whole training runs.
 
-    python bench/train_step.py [--repeats N] [--warmup N] [--block N] [--runs N] [--budget S]
+    python -m bench.train_step [--repeats N] [--warmup N] [--block N] [--runs N] [--budget S]
 
 1. Times one training step (forward, backward, Adam update) of the 784-100-100-100-100-10 ReLU
    MLP at batch 128 in float32 (random inputs, integer labels, seeded): median and min ms/step
@@ -32,7 +32,6 @@ import json
 import os
 import platform
 import resource
-import statistics
 import subprocess
 import sys
 import time
@@ -43,11 +42,9 @@ from typing import Callable
 
 import numpy as np
 
-# Run from a checkout without installing the package: make the repository root importable.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench._format import fmt_bytes  # noqa: E402
-import optim_core  # noqa: E402
+import optim_core
+from bench._format import fmt_bytes
+from bench._stats import Samples
 
 SEED = 0
 LR = 1e-3
@@ -62,20 +59,12 @@ RUN_CONFIG = {"dataset": "digits", "model": {"kind": "mlp", "hidden": [100, 100]
 # -- 1 and 2: one training step, optim_core against torch ----------------------------------------
 
 @dataclass
-class Contender:
+class Contender(Samples):
     label: str
     step: Callable[[], float]  # one training step; returns the loss
     params: Callable[[], list[np.ndarray]]  # W1, b1, W2, … as numpy arrays, (in, out) layout
-    times: list[float] = field(default_factory=list)
+    samples: list[float] = field(default_factory=list)  # seconds per step
     first_loss: float = float("nan")
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.times)
-
-    @property
-    def min(self) -> float:
-        return min(self.times)
 
 
 def make_batch() -> tuple[np.ndarray, np.ndarray]:
@@ -167,15 +156,15 @@ def run_interleaved(contenders: list[Contender], warmup: int, repeats: int, bloc
     gc.disable()
     try:
         n, r = len(contenders), 0
-        while len(contenders[0].times) < repeats:
+        while len(contenders[0].samples) < repeats:
             for c in contenders[r % n:] + contenders[:r % n]:
                 settle()
                 c.step()
                 c.step()
-                for _ in range(min(block, repeats - len(c.times))):
+                for _ in range(min(block, repeats - len(c.samples))):
                     t0 = time.perf_counter()
                     c.step()
-                    c.times.append(time.perf_counter() - t0)
+                    c.samples.append(time.perf_counter() - t0)
             r += 1
             if time.perf_counter() > deadline:
                 break
@@ -218,8 +207,8 @@ def bench_step(torch, threads: int, warmup: int, repeats: int, block: int,
         torch_threads = f", torch.get_num_threads() = {torch.get_num_threads()}" if torch else ""
 
     print(f"threads = {threads}  (numpy BLAS: {blas}{torch_threads})")
-    if len(ours.times) < repeats:
-        print(f"  time budget of {budget:g} s reached: {len(ours.times)} timed steps each "
+    if len(ours.samples) < repeats:
+        print(f"  time budget of {budget:g} s reached: {len(ours.samples)} timed steps each "
               f"instead of {repeats} (the machine is loaded)")
     print(f"  {'contender':<42} {'median ms':>9} {'min ms':>8} {'1st loss':>9} {'max|dθ|':>8}")
     ref = ours.params()
@@ -338,7 +327,7 @@ def spawn_memory_child() -> dict | str:
     ru_maxrss starts from the parent's peak RSS at the fork (the kernel carries the old
     address space's high-water mark across exec), so it must not be spawned after torch is
     loaded. VmHWM, the child's own high-water mark, is reported as a cross-check."""
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--memory-child"],
+    proc = subprocess.run([sys.executable, "-m", "bench.train_step", "--memory-child"],
                           capture_output=True, text=True, timeout=300)
     if proc.returncode != 0:
         return f"memory child failed (exit {proc.returncode}): {proc.stderr.strip()[-800:]}"

@@ -1,19 +1,19 @@
-"""Shared fixtures: real databases. SQLite is a file in a temporary directory; PostgreSQL is a
-fresh database created on the local server (127.0.0.1:5432, user postgres) for the session.
-PostgreSQL tests are skipped only when the server is unreachable *and* OPTRACK_REQUIRE_PG is
-unset; .ci/run sets it, so in CI an unreachable PostgreSQL is a failure, not a skip."""
+"""Shared fixtures: real databases (``temp_database`` of tests/harness). SQLite is a file in
+a temporary directory; PostgreSQL a fresh database on the server OPTRACK_TEST_PG_URL names (by
+default 127.0.0.1:5432, user postgres). PostgreSQL tests are skipped only when the server is
+unreachable *and* OPTRACK_REQUIRE_PG is unset; .ci/run sets it, so in CI an unreachable
+PostgreSQL is a failure, not a skip."""
 
 from __future__ import annotations
 
 import os
-import uuid
+from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
-PG_ADMIN_URL = os.environ.get("OPTRACK_TEST_PG_URL",
-                              "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-ENGINES = ["sqlite", "postgresql"]
+from .harness import ENGINES, DatabaseUnavailable, engine_with_tables, temp_database
 
 
 def assert_error(response, status: int, code: str | None = None) -> dict:
@@ -31,36 +31,34 @@ def assert_error(response, status: int, code: str | None = None) -> dict:
     return error
 
 
-@pytest.fixture(scope="session")
-def pg_server_url():
-    """URL of a database of our own on the PostgreSQL server, dropped at the end."""
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
+def database_for(request, engine: str, directory: Path | None = None) -> str:
+    """``temp_database(engine, directory)`` for as long as the fixture of ``request`` lasts;
+    an unreachable PostgreSQL skips the test, or fails it under OPTRACK_REQUIRE_PG."""
+    stack = ExitStack()
     try:
-        with admin.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:  # unreachable server
-        admin.dispose()
+        url = stack.enter_context(temp_database(engine, directory))
+    except DatabaseUnavailable as exc:
         if os.environ.get("OPTRACK_REQUIRE_PG"):
             raise
-        pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}")
-    name = f"optrack_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+        pytest.skip(str(exc))
+    request.addfinalizer(stack.close)
+    return url
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(request):
+    """URL of a database of our own on the PostgreSQL server, dropped at the end."""
+    return database_for(request, "postgresql")
 
 
 @pytest.fixture(params=ENGINES)
 def db_url(request, tmp_path):
     """A database URL for each engine, empty (no tables) at the start of each test."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'optrack.db'}"
-        return
+        return database_for(request, "sqlite", tmp_path)
     url = request.getfixturevalue("pg_server_url")
     _reset_postgres(url)
-    yield url
+    return url
 
 
 def _reset_postgres(url: str) -> None:
@@ -71,32 +69,17 @@ def _reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+@pytest.fixture(scope="module", params=ENGINES)
+def module_db_url(request, tmp_path_factory) -> str:
+    """A database of its own for a whole module (a server or an app shared by the module's
+    tests), never reset by ``db_url``."""
+    directory = tmp_path_factory.mktemp("db") if request.param == "sqlite" else None
+    return database_for(request, request.param, directory)
+
+
 @pytest.fixture
 def engine(db_url):
     """An engine with the models' tables created (migrations are tested on their own)."""
-    from service.db import make_engine
-    from service.models import Base
-
-    eng = make_engine(db_url)
-    Base.metadata.create_all(eng)
+    eng = engine_with_tables(db_url)
     yield eng
     eng.dispose()
-
-
-def superuser_token(db_url: str, scopes: tuple[str, ...] = ("read", "write", "admin")) -> str:
-    """A new superuser with a token of ``scopes`` on a migrated database (for tests that
-    start the server as a process: every route but health needs a token)."""
-    from sqlalchemy.orm import Session
-
-    from service.auth import accounts as admin
-    from service.db import make_engine
-
-    engine = make_engine(db_url)
-    try:
-        with Session(engine) as session:
-            user = admin.add_user(session, "cli", f"su-{uuid.uuid4().hex[:8]}", superuser=True)
-            _, secret = admin.create_token(session, "cli", user, "tests", list(scopes))
-            session.commit()
-    finally:
-        engine.dispose()
-    return secret

@@ -3,8 +3,8 @@
 
 ``dashboard`` (module-scoped, parametrized over SQLite and PostgreSQL through
 ``module_db_url``) starts ``uvicorn service.app:app_from_env`` and two ``python -m worker``
-processes (tests/worker/conftest.py's ``Server`` makes a superuser's token for the API and a
-worker token for the workers), submits a few small experiments — the book's trajectory
+processes (the harness's ``Server`` makes a superuser's token for the API and a worker token
+for the workers), submits a few small experiments — the book's trajectory
 experiment on a point model, a 2 × 2 learning-rate grid of MLPs on a tiny spiral, and an
 external run that failed — and waits for every run to end before the first test.
 
@@ -26,8 +26,8 @@ from typing import Any, Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from ..worker.conftest import (DEFAULT_SETTINGS, REPO, SPIRAL, Server,  # noqa: F401
-                               Workers, module_db_url)
+from ..harness import REPO, Server, Workers
+from ..worker.conftest import DEFAULT_SETTINGS, SPIRAL
 
 CHROMIUM = os.environ.get("OPTRACK_TEST_CHROMIUM", "/usr/bin/chromium")
 OUTPUT = REPO / "test-output" / "dashboard"
@@ -78,7 +78,7 @@ class Dashboard:
 
 
 @pytest.fixture(scope="module")
-def dashboard(module_db_url, tmp_path_factory) -> Iterator[Dashboard]:  # noqa: F811
+def dashboard(module_db_url, tmp_path_factory) -> Iterator[Dashboard]:
     engine = "sqlite" if module_db_url.startswith("sqlite") else "postgresql"
     data_dir = tmp_path_factory.mktemp(f"dashboard-{engine}")
     srv = Server(module_db_url, data_dir, dict(DEFAULT_SETTINGS), name="server", shared=True)

@@ -8,24 +8,20 @@ would cost most of the suite's time); tests on it compare row counts before and 
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, func, select, text, update
+from sqlalchemy import func, select, update
 
-from service.app import create_app
-from service.models import SCOPES as ALL_SCOPES
-from service.models import Experiment, LatestMetric, Metric, Project, Run, RunTag
-from service.settings import Settings
-
-from ..conftest import ENGINES, PG_ADMIN_URL, assert_error  # noqa: F401 (re-exported)
+from ..conftest import assert_error  # noqa: F401 (re-exported)
+from ..harness import ALL_SCOPES, Settings, create_app, models, superuser_token
 
 # a small, valid experiment: 4 optimizers x 3 seeds = 12 runs
 FOUR_OPTIMIZERS = [{"name": "sgd", "lr": 0.1}, {"name": "momentum", "lr": 0.05},
                    {"name": "adagrad", "lr": 0.5}, {"name": "adam", "lr": 0.001}]
-TABLES = (Project, Experiment, Run, RunTag, Metric, LatestMetric)
+TABLES = (models.Project, models.Experiment, models.Run, models.RunTag, models.Metric,
+          models.LatestMetric)
 
 
 def experiment_request(**overrides: Any) -> dict[str, Any]:
@@ -49,7 +45,8 @@ def all_counts(app) -> dict[str, int]:
 def set_status(app, run_ids: list[str], status: str) -> None:
     """Move runs to ``status`` directly in the database (workers are not part of these tests)."""
     with app.state.writer() as session:
-        session.execute(update(Run).where(Run.id.in_(run_ids)).values(status=status))
+        session.execute(update(models.Run).where(models.Run.id.in_(run_ids))
+                        .values(status=status))
         session.commit()
 
 
@@ -64,13 +61,7 @@ def _start(settings: Settings) -> TestClient:
 
 def superuser_headers(app, scopes=("read", "write", "admin")) -> dict[str, str]:
     """Authorization headers of a new superuser's token on ``app``'s database."""
-    from service.auth import accounts as admin
-
-    with app.state.writer() as session:
-        user = admin.add_user(session, "cli", f"su-{uuid.uuid4().hex[:8]}", superuser=True)
-        _, secret = admin.create_token(session, "cli", user, "tests", list(scopes))
-        session.commit()
-    return {"authorization": f"Bearer {secret}"}
+    return {"authorization": f"Bearer {superuser_token(app.state.engine, scopes)}"}
 
 
 def _stop(client: TestClient) -> None:
@@ -100,26 +91,10 @@ def client(make_client) -> TestClient:
     return make_client()
 
 
-@pytest.fixture(scope="module", params=ENGINES)
-def shared_client(request, tmp_path_factory) -> Iterator[TestClient]:
-    """One app per engine for the whole module, on its own database (never reset by
-    ``db_url``): SQLite in a temporary directory, or a PostgreSQL database created here."""
-    data_dir = tmp_path_factory.mktemp("shared")
-    if request.param == "sqlite":
-        client = _start(Settings(data_dir=data_dir, database_url=f"sqlite:///{data_dir}/o.db"))
-        yield client
-        _stop(client)
-        return
-    server = request.getfixturevalue("pg_server_url")  # skips or fails as conftest says
-    name = f"{server.rsplit('/', 1)[1]}_m{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    client = _start(Settings(data_dir=data_dir, database_url=server.rsplit("/", 1)[0] + f"/{name}"))
-    try:
-        yield client
-    finally:
-        _stop(client)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+@pytest.fixture(scope="module")
+def shared_client(module_db_url, tmp_path_factory) -> Iterator[TestClient]:
+    """One app per engine for the whole module, on a database of its own."""
+    client = _start(Settings(data_dir=tmp_path_factory.mktemp("shared"),
+                             database_url=module_db_url))
+    yield client
+    _stop(client)

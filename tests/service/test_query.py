@@ -162,49 +162,71 @@ def test_blank_filter_is_no_filter():
     assert parse_filter("  \n") is None
 
 
-@pytest.mark.parametrize("text, message, position", [
-    ("name = 'abc", "unterminated string", 7),
-    ("status = 'queued')", "unexpected ')'", 17),
-    ("lr < ", "unexpected end of input", 5),
-    ("lr < 1 and", "unexpected end of input", 10),
-    ("(lr < 1", "unexpected end of input", 7),
-    ("lr 1", "unexpected number 1", 3),
-    ("lr @ 1", "unexpected character '@'", 3),
-    ("lr < 1 lr > 2", "unexpected 'lr'", 7),
-    ("= 1", "unexpected '='", 0),
-    ("lr = = 1", "unexpected '='", 5),
-    ("foo = 1", "unknown field 'foo'", 0),
-    ("lr > 0 and metrics = 1", "unknown field 'metrics'", 11),
-    ("name contains 'x'", "contains works only on tags", 5),
-    ("tags = 'x'", "tags supports only contains", 5),
-    ("tags contains 3", "unexpected number 3", 14),
-    ("dataset in ()", "empty in-list", 12),
-    ("dataset in 'a'", "unexpected string 'a'", 11),
-    ("dataset not 'a'", "unexpected string 'a'", 12),
-    ("lr in (1, 'a')", "the values of a list must all be of one type", 10),
-    ("lr in (null)", "null cannot be in a list", 7),
-    ("lr < null", "null compares only with = or !=", 5),
-    ("lr >= true", "true and false compare only with = or !=", 6),
-    ("status = 'done'", "unknown status 'done'", 9),
-    ("status = 1", "status compares with a string, got number 1", 9),
-    ("external = 'yes'", "external compares with a bool, got string 'yes'", 11),
-    ("metrics.acc = 'x'", "metrics.acc compares with a number, got string 'x'", 14),
-    ("created > 3", "created compares with an ISO-8601 date string, got number 3", 10),
-    ("created > 'yesterday'", "string 'yesterday' is not an ISO-8601 date or datetime", 10),
-    ("created > '0001-01-01T00:00:00+01:00'", "string '0001-01-01T00:00:00+01:00' is not an "
-                                              "ISO-8601 date or datetime", 10),
-    ("name = 'a\x00'", "invalid character '\\x00'", 9),
-    ("name = '\ud800'", "invalid character '\\ud800'", 8),
-    ("lr = 1e999", "number 1e999 is out of range", 5),
-    (r"name = 'a\q'", r"unknown escape \q", 9),
-    ("optimizer.lr-x = 1", "invalid config path 'optimizer.lr-x'", 0),
-    ("optimizer..lr = 1", "invalid config path 'optimizer..lr'", 0),
-    ("metrics. = 1", "invalid metric key ''", 0),
-])
-def test_filter_errors_point_at_the_mistake(text, message, position):
+def _query_error(parse, *args) -> QueryError:
+    """The QueryError ``parse(*args)`` raises."""
     with pytest.raises(QueryError) as caught:
-        parse_filter(text)
-    error = caught.value
+        parse(*args)
+    return caught.value
+
+
+# Every error of the query language, by the request parameter it is in: (parameter, text,
+# message, position of the mistake).
+QUERY_ERRORS = [
+    ("filter", "name = 'abc", "unterminated string", 7),
+    ("filter", "status = 'queued')", "unexpected ')'", 17),
+    ("filter", "lr < ", "unexpected end of input", 5),
+    ("filter", "lr < 1 and", "unexpected end of input", 10),
+    ("filter", "(lr < 1", "unexpected end of input", 7),
+    ("filter", "lr 1", "unexpected number 1", 3),
+    ("filter", "lr @ 1", "unexpected character '@'", 3),
+    ("filter", "lr < 1 lr > 2", "unexpected 'lr'", 7),
+    ("filter", "= 1", "unexpected '='", 0),
+    ("filter", "lr = = 1", "unexpected '='", 5),
+    ("filter", "foo = 1", "unknown field 'foo'", 0),
+    ("filter", "lr > 0 and metrics = 1", "unknown field 'metrics'", 11),
+    ("filter", "name contains 'x'", "contains works only on tags", 5),
+    ("filter", "tags = 'x'", "tags supports only contains", 5),
+    ("filter", "tags contains 3", "unexpected number 3", 14),
+    ("filter", "dataset in ()", "empty in-list", 12),
+    ("filter", "dataset in 'a'", "unexpected string 'a'", 11),
+    ("filter", "dataset not 'a'", "unexpected string 'a'", 12),
+    ("filter", "lr in (1, 'a')", "the values of a list must all be of one type", 10),
+    ("filter", "lr in (null)", "null cannot be in a list", 7),
+    ("filter", "lr < null", "null compares only with = or !=", 5),
+    ("filter", "lr >= true", "true and false compare only with = or !=", 6),
+    ("filter", "status = 'done'", "unknown status 'done'", 9),
+    ("filter", "status = 1", "status compares with a string, got number 1", 9),
+    ("filter", "external = 'yes'", "external compares with a bool, got string 'yes'", 11),
+    ("filter", "metrics.acc = 'x'", "metrics.acc compares with a number, got string 'x'", 14),
+    ("filter", "created > 3", "created compares with an ISO-8601 date string, got number 3", 10),
+    ("filter", "created > 'yesterday'",
+     "string 'yesterday' is not an ISO-8601 date or datetime", 10),
+    ("filter", "created > '0001-01-01T00:00:00+01:00'",
+     "string '0001-01-01T00:00:00+01:00' is not an ISO-8601 date or datetime", 10),
+    ("filter", "name = 'a\x00'", "invalid character '\\x00'", 9),
+    ("filter", "name = '\ud800'", "invalid character '\\ud800'", 8),
+    ("filter", "lr = 1e999", "number 1e999 is out of range", 5),
+    ("filter", r"name = 'a\q'", r"unknown escape \q", 9),
+    ("filter", "optimizer.lr-x = 1", "invalid config path 'optimizer.lr-x'", 0),
+    ("filter", "optimizer..lr = 1", "invalid config path 'optimizer..lr'", 0),
+    ("filter", "metrics. = 1", "invalid metric key ''", 0),
+    ("order_by", "tags", "cannot sort by tags", 0),
+    ("order_by", "lr,", "unexpected end of input", 3),
+    ("order_by", "lr sideways", "unexpected 'sideways'", 3),
+    ("order_by", "lr, optimizer.lr desc", "optimizer.lr is listed twice", 4),
+    ("order_by", "foo desc", "unknown field 'foo'", 0),
+    ("order_by", "a.a, a.b, a.c, a.d, a.e, a.f", "at most 5 sort fields", 25),
+    ("order_by", "lr = 1", "unexpected '='", 3),
+]
+
+
+def _errors(parameter: str) -> list[tuple[str, str, int]]:
+    return [case[1:] for case in QUERY_ERRORS if case[0] == parameter]
+
+
+@pytest.mark.parametrize("text, message, position", _errors("filter"))
+def test_filter_errors_point_at_the_mistake(text, message, position):
+    error = _query_error(parse_filter, text)
     assert (error.field, error.message, error.position) == ("filter", message, position)
     assert str(error).startswith(f"filter: {message} at position {position}")
 
@@ -249,20 +271,10 @@ def test_order_by_parses_fields_and_directions():
         OrderItem(Field("column", "created"), True),)
 
 
-@pytest.mark.parametrize("text, message, position", [
-    ("tags", "cannot sort by tags", 0),
-    ("lr,", "unexpected end of input", 3),
-    ("lr sideways", "unexpected 'sideways'", 3),
-    ("lr, optimizer.lr desc", "optimizer.lr is listed twice", 4),
-    ("foo desc", "unknown field 'foo'", 0),
-    ("a.a, a.b, a.c, a.d, a.e, a.f", "at most 5 sort fields", 25),
-    ("lr = 1", "unexpected '='", 3),
-])
+@pytest.mark.parametrize("text, message, position", _errors("order_by"))
 def test_order_by_errors(text, message, position):
-    with pytest.raises(QueryError) as caught:
-        RunQuery.parse(None, text)
-    assert (caught.value.field, caught.value.message, caught.value.position) == (
-        "order_by", message, position)
+    error = _query_error(RunQuery.parse, None, text)
+    assert (error.field, error.message, error.position) == ("order_by", message, position)
 
 
 @pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.dialect()])

@@ -14,15 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ..conftest import superuser_token
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from ..harness import REPO, free_port, superuser_token
 
 
 def listening_addresses(port: int) -> set[str]:

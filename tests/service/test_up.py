@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from service.models import ApiToken, User
 
-from .test_serve import REPO, free_port
+from ..harness import REPO, free_port
 
 POINT = {"name": "zero-config", "model": {"kind": "point"},
          "optimizer": {"name": "adam", "lr": 0.1}, "training": {"steps": 20}}

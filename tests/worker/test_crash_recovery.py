@@ -11,8 +11,9 @@ import time
 
 import pytest
 
-from .conftest import (assert_matches_reference, attempts, long_run, prefetch_reference,
-                       run_row, small_run, wait_until)
+from ..harness import wait_until
+from .conftest import attempts, long_run, run_row, small_run
+from .reference import assert_matches_reference, prefetch_reference
 
 
 def _leased(pool, run_id: str, attempt: int, timeout: float = 30):
@@ -38,15 +39,22 @@ def _resumed_from_checkpoint(srv, run_id: str, attempt: int) -> bool:
                                rf' HTTP/1.1" 200'))
 
 
-def test_worker_killed_mid_run_is_rescued_and_resumed_elsewhere(server, workers, db_url):
-    srv = server(wait=False, lease_seconds=2)
+def _checkpointed_on_one_of_two_workers(server, workers, lease_seconds: float):
+    """A long run on a new server, leased by one of two workers and checkpointed, still
+    running: (server, run id, the worker holding it, the other worker)."""
+    srv = server(wait=False, lease_seconds=lease_seconds)
     pool = workers(srv, 2)
     srv.wait_ready()
     (run_id,) = srv.submit(long_run())
     prefetch_reference(srv, run_id)
     holder = _leased(workers, run_id, 1)
-    idle = next(w for w in pool if w is not holder)
+    other = next(w for w in pool if w is not holder)
     _wait_checkpointed(srv, run_id)
+    return srv, run_id, holder, other
+
+
+def test_worker_killed_mid_run_is_rescued_and_resumed_elsewhere(server, workers, db_url):
+    srv, run_id, holder, idle = _checkpointed_on_one_of_two_workers(server, workers, 2)
     assert not idle.leases(), "the second worker should have had nothing to do"
 
     holder.kill()  # SIGKILL: no release, no last heartbeat
@@ -71,14 +79,8 @@ def test_worker_killed_mid_run_is_rescued_and_resumed_elsewhere(server, workers,
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_sigterm_checkpoints_and_releases_the_run_at_once(server, workers, db_url):
-    srv = server(wait=False, lease_seconds=60)  # a rescue by expiry would take a minute
-    pool = workers(srv, 2)
-    srv.wait_ready()
-    (run_id,) = srv.submit(long_run())
-    prefetch_reference(srv, run_id)
-    holder = _leased(workers, run_id, 1)
-    other = next(w for w in pool if w is not holder)
-    _wait_checkpointed(srv, run_id)
+    # a lease of 60 s: a rescue by expiry would take a minute
+    srv, run_id, holder, other = _checkpointed_on_one_of_two_workers(server, workers, 60)
 
     holder.terminate()
     stopped = time.monotonic()
@@ -119,7 +121,10 @@ def test_api_server_killed_during_ingestion_and_restarted(server, workers, db_ur
 
     assert run["status"] == "succeeded", (run["status"], run["error"])
     assert run["attempt"] == 1  # the worker carried on; no second attempt
-    assert worker.alive and worker.finished(run_id, 1) == "succeeded"
+    # the worker logs its finish once the server's answer arrives, just after the run ended
+    assert wait_until(lambda: worker.finished(run_id, 1), 10, "the worker's finish") == \
+        "succeeded"
+    assert worker.alive
     retried = [line for line in worker.log().splitlines()
                if f"/runs/{run_id}/" in line and "retrying in" in line]
     assert retried, "the worker never saw the server gone"

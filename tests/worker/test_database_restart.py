@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import assert_matches_reference, long_run, prefetch_reference, wait_until
+from ..harness import wait_until
+from .conftest import long_run
+from .reference import assert_matches_reference, prefetch_reference
 
 
 def _restart_postgres() -> None:

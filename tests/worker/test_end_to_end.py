@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .conftest import (FOUR_OPTIMIZERS, SPIRAL, assert_matches_reference, attempts,
-                       prefetch_reference)
+from .conftest import FOUR_OPTIMIZERS, SPIRAL, attempts
+from .reference import assert_matches_reference, prefetch_reference
 
 
 def test_experiment_runs_to_completion_on_two_workers(server, workers, db_url):

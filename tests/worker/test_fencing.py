@@ -12,8 +12,9 @@ from collections import Counter
 
 from optim_core.training import flatten
 
+from ..conftest import assert_error
 from ..service.conftest import make_client  # noqa: F401 (a fixture: signed-in TestClients)
-from .conftest import SPIRAL, assert_error, attempts
+from .conftest import SPIRAL, attempts
 
 W = "/api/v1/worker"
 

@@ -12,8 +12,10 @@ import uuid
 
 import pytest
 
-from .conftest import (assert_error, assert_matches_reference, attempts, long_run,
-                       shared_server, small_run, wait_until)
+from ..conftest import assert_error
+from ..harness import wait_until
+from .conftest import attempts, long_run, shared_server, small_run
+from .reference import assert_matches_reference
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,9 @@ import hashlib
 
 import pytest
 
-from .conftest import assert_matches_reference, shared_server, small_run, wait_until
+from ..harness import wait_until
+from .conftest import shared_server, small_run
+from .reference import assert_matches_reference
 
 pytestmark = pytest.mark.parametrize("module_db_url", ["sqlite"], indirect=True, scope="module")
 

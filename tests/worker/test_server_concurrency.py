@@ -16,7 +16,8 @@ import time
 import httpx
 import pytest
 
-from .conftest import SPIRAL, Server
+from ..harness import Server
+from .conftest import SPIRAL
 
 W = "/api/v1/worker"
 

@@ -4,7 +4,8 @@ limits the server announces in each lease instead of limits of its own."""
 
 from __future__ import annotations
 
-from .conftest import assert_matches_reference, attempts, small_run
+from .conftest import attempts, small_run
+from .reference import assert_matches_reference
 
 NEWER_SERVER = "tests.worker.newer_server:app_from_env"
 

@@ -1,0 +1,65 @@
+"""Child processes of the harness: ports, environments, stopping, polling."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+REPO = Path(__file__).resolve().parents[2]
+BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def child_env(extra: dict[str, str], threads: int | None = 1) -> dict[str, str]:
+    """This process's environment without its OPTRACK_* settings (a developer's shell must not
+    leak a database or token into a child), plus ``extra``. ``threads`` caps BLAS: on a small
+    machine a server and several workers each spinning up a thread per core only fight; None
+    leaves the caps as they are here."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPTRACK_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    if threads is not None:
+        env.update(dict.fromkeys(BLAS_THREADS, str(threads)))
+    env.update(extra)
+    return env
+
+
+def spawn(args: list[str], log_path: Path, env: dict[str, str]) -> subprocess.Popen:
+    """Start ``args`` in the repository root (so this checkout's packages import first), its
+    output appended to ``log_path``."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(args, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop_process(proc: subprocess.Popen, sig: int = signal.SIGKILL, timeout: float = 10) -> None:
+    """Send ``sig`` and wait; SIGKILL if it has not exited within ``timeout``."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str,
+               interval: float = 0.05) -> Any:
+    """Poll ``predicate`` until it returns something truthy; AssertionError after ``timeout``
+    seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
