@@ -61,6 +61,7 @@ class RunStatus(str, enum.Enum):
     succeeded = "succeeded"  # finished normally
     failed = "failed"        # crashed, or ran out of attempts
     diverged = "diverged"    # the loss went non-finite: a result, not a crash
+    pruned = "pruned"        # stopped early by its search's pruner: a result, not a crash
     cancelled = "cancelled"  # stopped by a user
 
     @property
@@ -79,6 +80,7 @@ class AttemptOutcome(str, enum.Enum):
     diverged = "diverged"    # the loss went non-finite: the run's result
     expired = "expired"      # the worker stopped heartbeating: counts against max_attempts
     released = "released"    # the worker shut down and handed the run back (not counted)
+    pruned = "pruned"        # the search's pruner stopped the run
     cancelled = "cancelled"  # a user cancelled the run, or deleted its experiment
 
 
@@ -105,6 +107,8 @@ class Experiment(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow,
                                                  index=True)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # soft delete
+    # an adaptive search's sampler state between asks (Optuna's study system attributes)
+    search_state: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
     project: Mapped[Project] = relationship()
     tag_rows: Mapped[list["ExperimentTag"]] = relationship(cascade="all, delete-orphan",
@@ -175,6 +179,22 @@ class RunAttempt(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str | None] = mapped_column(String(32))  # an AttemptOutcome
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class Trial(Base):
+    """One trial of an adaptive search: its number (0, 1, …; the primary key makes a doubled
+    number impossible), its run, the parameters the sampler suggested (also those a sampled
+    optimizer does not have, which its run's config leaves out) and the sampler's notes on it
+    (Optuna's trial system attributes)."""
+
+    __tablename__ = "trials"
+
+    experiment_id: Mapped[str] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"),
+                                               primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), unique=True)
+    params: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    system_attrs: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
 
 class RunTag(Base):

@@ -77,17 +77,20 @@ def cancel(session: Session, user: Principal, run_id: str) -> Run:
     if RunStatus(run.status).finished:
         raise Conflict(f"run {run_id!r} already ended as {run.status}")
     leases.cancel(session, run, utcnow())
+    leases.ended(session, run)
     audit.record(session, user, "run.cancel", run.project_id, run.id)
     return run
 
 
 def log_external_metrics(session: Session, user: Principal, run_id: str, points: Sequence,
-                         max_batch: int) -> int:
-    """Points logged to an external run (it must be running); how many were new."""
-    run = get_run(session, user, run_id, "member")
+                         max_batch: int) -> tuple[int, bool]:
+    """Points logged to an external run (it must be running): how many were new, and whether
+    its search's pruner stopped the run on them."""
+    run = get_run(session, user, run_id, "member", for_update=True)
     if run.status != RunStatus.running.value:
         raise Conflict(f"run {run_id!r} is {run.status}; metrics are logged to running runs")
-    return ingest.ingest(session, run_id, points, max_batch)
+    inserted = ingest.ingest(session, run_id, points, max_batch)
+    return inserted, leases.after_report(session, run, {p.key for p in points})
 
 
 def finish_external(session: Session, user: Principal, run_id: str, status: str,
@@ -101,6 +104,7 @@ def finish_external(session: Session, user: Principal, run_id: str, status: str,
         raise Conflict(f"run {run_id!r} is {run.status}, not running")
     run.status = status  # running -> succeeded | failed | diverged
     run.error, run.summary, run.finished_at = error, summary, utcnow()
+    leases.ended(session, run)
     return run
 
 

@@ -78,14 +78,19 @@ class ApiClient:
             return None
         return Lease.from_json(response.json())
 
-    def heartbeat(self, run_id: str, attempt: int) -> bool:
-        """True when the run was cancelled."""
-        return self._call("POST", f"/api/v1/worker/runs/{run_id}/heartbeat",
-                          json={"attempt": attempt}, lost_on_404=True).json()["cancelled"]
+    def heartbeat(self, run_id: str, attempt: int) -> str | None:
+        """Why the run must stop ("cancelled" or "pruned"), or None: carry on."""
+        body = self._call("POST", f"/api/v1/worker/runs/{run_id}/heartbeat",
+                          json={"attempt": attempt}, lost_on_404=True).json()
+        if body.get("pruned"):
+            return "pruned"
+        return "cancelled" if body["cancelled"] else None
 
-    def metrics(self, run_id: str, attempt: int, points: list[dict]) -> None:
-        self._call("POST", f"/api/v1/worker/runs/{run_id}/metrics",
-                   json={"attempt": attempt, "metrics": points}, lost_on_404=True)
+    def metrics(self, run_id: str, attempt: int, points: list[dict]) -> bool:
+        """True when the run's search pruned it on these points: stop training it."""
+        return bool(self._call("POST", f"/api/v1/worker/runs/{run_id}/metrics",
+                               json={"attempt": attempt, "metrics": points},
+                               lost_on_404=True).json().get("pruned"))
 
     def put_checkpoint(self, run_id: str, attempt: int, step: int, data: bytes) -> None:
         self._call("PUT", f"/api/v1/worker/runs/{run_id}/checkpoint",

@@ -85,9 +85,9 @@ class Worker:
 class _Sender(threading.Thread):
     """Sends metric batches and checkpoints in the order they were queued."""
 
-    def __init__(self, client, lease: Lease, lost: threading.Event):
+    def __init__(self, client, lease: Lease, lost: threading.Event, stopped: "_Stopped"):
         super().__init__(daemon=True)
-        self.client, self.lease, self.lost = client, lease, lost
+        self.client, self.lease, self.lost, self.stopped = client, lease, lost, stopped
         self.jobs: queue.Queue = queue.Queue(maxsize=PENDING_UPLOADS)
         self.error: BaseException | None = None
 
@@ -135,8 +135,10 @@ class _Sender(threading.Thread):
         """In requests of at most the server's batch limit (from the lease)."""
         batch = self.lease.limits.max_metric_batch
         for start in range(0, len(points), batch):
-            self.client.metrics(self.lease.run_id, self.lease.attempt,
-                                points[start:start + batch])
+            if self.client.metrics(self.lease.run_id, self.lease.attempt,
+                                   points[start:start + batch]):
+                self.stopped.set("pruned")  # the server already ended the run
+                raise Stop()
 
     def drain(self) -> None:
         """Wait until everything queued was sent; re-raise a failure of the sender."""
@@ -144,6 +146,17 @@ class _Sender(threading.Thread):
         self.join()
         if self.error is not None:
             raise self.error
+
+
+class _Stopped:
+    """Why the server stopped the run, once known: "cancelled" (a user) or "pruned" (its
+    search). Set by the heartbeat thread or the sender, read by the training loop."""
+
+    def __init__(self):
+        self.reason: str | None = None
+
+    def set(self, reason: str) -> None:
+        self.reason = self.reason or reason
 
 
 class _RunState:
@@ -154,9 +167,9 @@ class _RunState:
         self.buffer: list[dict] = []
         self.oldest = 0.0
         self.next_checkpoint = 0.0  # monotonic time before which checkpoints are not uploaded
-        self.cancelled = threading.Event()
+        self.stopped = _Stopped()
         self.lost = threading.Event()
-        self.sender = _Sender(self.client, lease, self.lost)
+        self.sender = _Sender(self.client, lease, self.lost, self.stopped)
         self.sender.start()
         self._beat_stop = threading.Event()
         self._beat = threading.Thread(target=self._heartbeat, daemon=True)
@@ -192,7 +205,7 @@ class _RunState:
                                        encode_floats(event.summary))
                     return outcome
         except Stop:
-            return "cancelled" if self.cancelled.is_set() else "lost"
+            return self.stopped.reason or "lost"
         except LeaseLost:
             raise
         except Exception as exc:  # the run's own failure: report it, the server retries it
@@ -203,7 +216,7 @@ class _RunState:
         return "finished"
 
     def _check(self) -> None:
-        if self.cancelled.is_set() or self.lost.is_set():
+        if self.stopped.reason or self.lost.is_set():
             raise Stop()
 
     def _buffer(self, event: optim_core.Metrics) -> None:
@@ -234,8 +247,9 @@ class _RunState:
         interval = max(self.lease.lease_seconds / 3, 0.05)
         while not self._beat_stop.wait(interval):
             try:
-                if self.client.heartbeat(self.lease.run_id, self.lease.attempt):
-                    self.cancelled.set()
+                reason = self.client.heartbeat(self.lease.run_id, self.lease.attempt)
+                if reason:
+                    self.stopped.set(reason)
                     return
             except LeaseLost:
                 self.lost.set()

@@ -18,7 +18,8 @@ OUTCOMES = ("succeeded", "failed", "diverged", "expired", "released", "cancelled
 
 def upgrade() -> None:
     with op.batch_alter_table('run_attempts', schema=None) as batch_op:
-        batch_op.create_check_constraint(op.f('ck_run_attempts_outcome'), f"outcome IN {OUTCOMES!r}")
+        batch_op.create_check_constraint(op.f('ck_run_attempts_outcome'),
+                                         f"outcome IN {OUTCOMES!r}")
 
 
 def downgrade() -> None:

@@ -13,6 +13,7 @@ from ..models import Experiment, ExperimentTag, Project, Run
 from ..query.compiler import SortKey
 from ..query.pagination import Keyset, fingerprint
 from ..tracking.latest import latest_values
+from ..search.trials import summarise_search
 from .lifecycle import get_experiment
 from .summary import summarise
 
@@ -54,10 +55,12 @@ def status_counts(session: Session, experiment_ids: Sequence[str]) -> dict[str, 
 
 
 def experiment_detail(session: Session, user: Principal, experiment_id: str
-                      ) -> tuple[Experiment, list[Run], list[dict]]:
+                      ) -> tuple[Experiment, list[Run], list[dict], dict | None]:
     """The experiment if the caller may see it, its runs by name (``<name> #<n>``: the order
-    of the request) and its summary table (summary.py)."""
+    of the request; trials by number), its summary table (summary.py) and its adaptive
+    search's progress (None for a grid)."""
     experiment = get_experiment(session, user, experiment_id)
     runs = list(session.scalars(select(Run).where(Run.experiment_id == experiment_id)
-                                .order_by(Run.name)))
-    return experiment, runs, summarise(runs, latest_values(session, [r.id for r in runs]))
+                                .order_by(Run.created_at, Run.name)))
+    return (experiment, runs, summarise(runs, latest_values(session, [r.id for r in runs])),
+            summarise_search(session, experiment))

@@ -8,8 +8,11 @@ State transitions, each written where it happens:
                            finish(failed) with attempts left (after an exponential backoff)
     running -> failed      rescue_expired / finish(failed) with no attempts left
     running -> succeeded | diverged   finish
+    running -> pruned      after_report: the search's pruner stops the run (worker or external)
     queued | running -> cancelled     cancel: a user's cancel (runs.cancel) and the deletion
                                       of the experiment (experiments.lifecycle.soft_delete)
+When a trial of an adaptive search ends, ``ended`` queues its successors (search/trials.top_up) in
+the same transaction.
 Every worker call names (run id, attempt) and gets 409 (LeaseLost) when that attempt no
 longer holds the lease, or 404 when the run is not there for the worker's token (never
 existed, purged, or another project's): to the worker both mean the lease is lost (except
@@ -31,9 +34,13 @@ from ..auth.principal import Principal
 from ..errors import Conflict, NotFound
 from ..models import AttemptOutcome, Run, RunAttempt, RunStatus, utcnow
 from ..settings import Settings
+from ..search import pruning, trials
 from ..tracking import ingest
 from . import checkpoints
 
+# states a running run is stopped in while its worker still holds the lease: the worker learns
+# at its next heartbeat (the attempt's outcome was recorded when the run was stopped)
+STOPPED = (RunStatus.cancelled.value, RunStatus.pruned.value)
 # the outcomes that use up one of max_attempts
 COUNTED_OUTCOMES = (AttemptOutcome.failed.value, AttemptOutcome.expired.value)
 
@@ -82,7 +89,7 @@ def rescue_expired(session: Session, settings: Settings, now: datetime | None = 
 
 
 def holding(session: Session, run_id: str, attempt: int, worker,
-            allow_cancelled: bool = False) -> Run:
+            allow_stopped: bool = False) -> Run:
     """The run, locked, if ``attempt`` of this worker token still holds its lease; LeaseLost
     otherwise, or NotFound when there is no such run in a project the token can see."""
     run = session.scalar(select(Run).where(Run.id == run_id).with_for_update())
@@ -90,22 +97,21 @@ def holding(session: Session, run_id: str, attempt: int, worker,
         raise NotFound(f"run {run_id!r} not found")
     if run.lease_token_id != worker.token_id:
         raise LeaseLost(f"run {run_id!r} is not leased with this token")
-    statuses = {RunStatus.running.value} | ({RunStatus.cancelled.value} if allow_cancelled
-                                            else set())
+    statuses = {RunStatus.running.value, *(STOPPED if allow_stopped else ())}
     if run.external or run.attempt != attempt or run.status not in statuses:
         raise LeaseLost(f"run {run_id!r} attempt {attempt} no longer holds the lease "
                         f"({run.status}, attempt {run.attempt})")
     return run
 
 
-def heartbeat(session: Session, run_id: str, attempt: int, settings: Settings, worker) -> bool:
-    """Extend the lease; True when the run was cancelled (the worker should stop)."""
-    run = holding(session, run_id, attempt, worker, allow_cancelled=True)
-    if run.status == RunStatus.cancelled.value:
-        end_attempt(session, run, AttemptOutcome.cancelled, None, utcnow())
-        return True
+def heartbeat(session: Session, run_id: str, attempt: int, settings: Settings,
+              worker) -> str | None:
+    """Extend the lease; or why the worker must stop: "cancelled" or "pruned"."""
+    run = holding(session, run_id, attempt, worker, allow_stopped=True)
+    if run.status in STOPPED:
+        return run.status
     run.lease_expires_at = utcnow() + timedelta(seconds=settings.lease_seconds)
-    return False
+    return None
 
 
 def finish(session: Session, run_id: str, attempt: int, status: str, settings: Settings,
@@ -121,6 +127,7 @@ def finish(session: Session, run_id: str, attempt: int, status: str, settings: S
     else:
         run.status = status  # running -> succeeded | diverged
         run.finished_at, run.worker_id, run.lease_expires_at = now, None, None
+        ended(session, run)
     return run
 
 
@@ -136,11 +143,31 @@ def release(session: Session, run_id: str, attempt: int, worker) -> Run:
 def cancel(session: Session, run: Run, now: datetime) -> None:
     """queued | running -> cancelled: the one way a run is cancelled. A running run's attempt
     ends as cancelled (its worker stops at its next heartbeat); the caller checked that the run
-    has not ended."""
+    has not ended, and decides whether its search goes on (``ended``)."""
+    _stop(session, run, RunStatus.cancelled, AttemptOutcome.cancelled, now)
+
+
+def after_report(session: Session, run: Run, keys) -> bool:
+    """After a running run's metrics were stored: running -> pruned when its search's pruner
+    says so (True), and the search goes on with the next trials."""
+    if not pruning.judge(session, run, keys):
+        return False
+    _stop(session, run, RunStatus.pruned, AttemptOutcome.pruned, utcnow())
+    ended(session, run)
+    return True
+
+
+def _stop(session: Session, run: Run, status: RunStatus, outcome: AttemptOutcome,
+          now: datetime) -> None:
     if run.status == RunStatus.running.value and not run.external:
-        end_attempt(session, run, AttemptOutcome.cancelled, None, now)
-    run.status = RunStatus.cancelled.value  # queued | running -> cancelled
+        end_attempt(session, run, outcome, None, now)
+    run.status = status.value  # queued | running -> cancelled | pruned
     run.finished_at, run.worker_id, run.lease_expires_at = now, None, None
+
+
+def ended(session: Session, run: Run) -> None:
+    """A run reached its final state: a trial's search queues its successors."""
+    trials.trial_ended(session, run)
 
 
 def _requeue_or_fail(session: Session, run: Run, settings: Settings, now: datetime,
@@ -156,6 +183,7 @@ def _requeue_or_fail(session: Session, run: Run, settings: Settings, now: dateti
         run.error = (run.error or why) + "\n\nattempts:\n" + "\n".join(
             f"  {a.attempt}: {a.outcome} on {a.worker_id}" + (f" — {a.error}" if a.error else "")
             for a in history)
+        ended(session, run)
         return
     run.status = RunStatus.queued.value  # running -> queued
     if backoff:
@@ -174,11 +202,12 @@ def end_attempt(session: Session, run: Run, outcome: AttemptOutcome, error: str 
 # -- the calls of the attempt holding the lease, fenced by (run id, attempt) ------------------
 
 def record_metrics(session: Session, run_id: str, attempt: int, worker: Principal,
-                   points: Sequence, max_batch: int) -> int:
+                   points: Sequence, max_batch: int) -> tuple[int, bool]:
     """Metrics of the attempt holding the lease; replayed points are ignored. How many were
-    new."""
-    holding(session, run_id, attempt, worker)
-    return ingest.ingest(session, run_id, points, max_batch)
+    new, and whether the search's pruner stopped the run on them."""
+    run = holding(session, run_id, attempt, worker)
+    inserted = ingest.ingest(session, run_id, points, max_batch)
+    return inserted, after_report(session, run, {p.key for p in points})
 
 
 def store_checkpoint(session: Session, run_id: str, attempt: int, worker: Principal,

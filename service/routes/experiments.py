@@ -9,11 +9,12 @@ from ..deps import CurrentUser, ReadSession, SettingsDep, WriteSession, scope
 from ..errors import InvalidInput
 from ..experiments import export, lifecycle
 from ..experiments.listing import experiment_detail, list_experiments
-from ..experiments.submission import submit_experiment
+from ..experiments.submission import ask_trial_run, submit_experiment
 from ..queue import checkpoints
 from ..schemas.experiments import (ExperimentCreate, ExperimentDetail, ExperimentOut,
-                                   ExperimentPage, SummaryRow)
-from .views import experiment_views
+                                   ExperimentPage, SearchSummary, SummaryRow)
+from ..schemas.runs import RunOut
+from .views import experiment_views, run_view
 
 router = APIRouter(prefix="/api/v1/experiments", tags=["experiments"], dependencies=[scope()])
 
@@ -55,11 +56,22 @@ def get_experiments(session: ReadSession, settings: SettingsDep, user: CurrentUs
 def get_experiment(experiment_id: str, session: ReadSession,
                    user: CurrentUser) -> ExperimentDetail:
     """The experiment with run counts per status and its summary table."""
-    experiment, runs, summary = experiment_detail(session, user, experiment_id)
+    experiment, runs, summary, search = experiment_detail(session, user, experiment_id)
     view = experiment_views(session, [experiment])[0]
     return ExperimentDetail(**view.model_dump(exclude={"run_ids"}), run_ids=[r.id for r in runs],
                             request=experiment.request,
-                            summary=[SummaryRow(**row) for row in summary])
+                            summary=[SummaryRow(**row) for row in summary],
+                            search=None if search is None else SearchSummary(**search))
+
+
+@router.post("/{experiment_id}/trials", status_code=201, response_model=RunOut)
+def ask_trial(experiment_id: str, session: WriteSession, user: CurrentUser) -> RunOut:
+    """Ask and tell: the next trial of an ask-and-tell search (``"external": true``) as a new
+    external run with its sampled config. Log metrics to it (a response with ``pruned`` says
+    stop) and finish it; the sampler learns the result. 409 once ``trials`` were asked."""
+    run = ask_trial_run(session, user, experiment_id)
+    session.commit()
+    return run_view(session, run)
 
 
 @router.get("/{experiment_id}/export")

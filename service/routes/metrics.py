@@ -22,11 +22,12 @@ def log_metrics(run_id: str, body: MetricBatch, session: WriteSession,
                 settings: SettingsDep, user: CurrentUser) -> MetricBatchResult:
     """Log up to the server's ``max_metric_batch`` points (10,000 by default; more: 413);
     points already stored (same key and step) are ignored, so a retried batch is harmless.
-    Values may be "NaN", "Infinity" or "-Infinity"."""
-    inserted = log_external_metrics(session, user, run_id, body.metrics,
-                                    settings.max_metric_batch)
+    Values may be "NaN", "Infinity" or "-Infinity". ``pruned``: the run's search stopped it
+    on these points (the run is now pruned; stop training it)."""
+    inserted, pruned = log_external_metrics(session, user, run_id, body.metrics,
+                                            settings.max_metric_batch)
     session.commit()
-    return MetricBatchResult(received=len(body.metrics), inserted=inserted)
+    return MetricBatchResult(received=len(body.metrics), inserted=inserted, pruned=pruned)
 
 
 @router.get("/runs/{run_id}/metrics", response_model=HistoryOut)

@@ -57,21 +57,27 @@ def _lease_once(request: Request, worker_id: str, settings: Settings, worker) ->
 @router.post("/runs/{run_id}/heartbeat", response_model=HeartbeatOut)
 def heartbeat(run_id: str, body: AttemptBody, session: WriteSession,
               settings: SettingsDep, worker: CurrentUser) -> HeartbeatOut:
-    """Extend the lease; ``cancelled`` tells the worker to stop."""
-    cancelled = leases.heartbeat(session, run_id, body.attempt, settings, worker)
+    """Extend the lease; ``cancelled`` tells the worker to stop (``pruned`` too: its search's
+    pruner stopped it)."""
+    stopped = leases.heartbeat(session, run_id, body.attempt, settings, worker)
     session.commit()
-    return HeartbeatOut(cancelled=cancelled, lease_seconds=settings.lease_seconds)
+    # "cancelled" is every stop, so that workers from before pruning stop a pruned run too
+    return HeartbeatOut(cancelled=stopped is not None, pruned=stopped == "pruned",
+                        lease_seconds=settings.lease_seconds)
 
 
 @router.post("/runs/{run_id}/metrics", response_model=MetricBatchResult)
-def metrics(run_id: str, body: WorkerMetrics, session: WriteSession,
+def metrics(run_id: str, body: WorkerMetrics, request: Request, session: WriteSession,
             settings: SettingsDep, worker: CurrentUser) -> MetricBatchResult:
     """Metrics of the attempt holding the lease, at most the lease's ``limits.max_metric_batch``
-    points; replayed points are ignored."""
-    inserted = leases.record_metrics(session, run_id, body.attempt, worker, body.metrics,
-                                     settings.max_metric_batch)
+    points; replayed points are ignored. ``pruned``: the search's pruner stopped the run on
+    them, the worker stops it (its later calls get 409)."""
+    inserted, pruned = leases.record_metrics(session, run_id, body.attempt, worker,
+                                             body.metrics, settings.max_metric_batch)
     session.commit()
-    return MetricBatchResult(received=len(body.metrics), inserted=inserted)
+    if pruned:
+        request.app.state.queue_signal.notify()  # its search may have queued a successor
+    return MetricBatchResult(received=len(body.metrics), inserted=inserted, pruned=pruned)
 
 
 @router.put("/runs/{run_id}/checkpoint", response_model=CheckpointOut,

@@ -44,9 +44,22 @@ class SummaryRow(BaseModel):
     best_by: str | None
 
 
+class SearchSummary(BaseModel):
+    """Where an adaptive search stands."""
+
+    method: str
+    trials: int = Field(description="trials the search will run, exactly")
+    done: int = Field(description="trials that have ended (pruned, failed and cancelled too)")
+    in_flight: int = Field(description="trials queued or running")
+    pruned: int
+    best_run_id: str | None
+    best_value: Value | None = Field(description="the best objective of a complete trial")
+
+
 class ExperimentDetail(ExperimentOut):
     request: dict[str, Any]
     summary: list[SummaryRow]
+    search: SearchSummary | None = Field(None, description="an adaptive search's progress")
 
 
 class ExperimentPage(Page):

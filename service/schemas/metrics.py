@@ -31,6 +31,8 @@ class MetricBatch(Strict):
 class MetricBatchResult(BaseModel):
     received: int
     inserted: int
+    pruned: bool = Field(False, description="the run's search pruned it on these points: stop "
+                                            "training it (it is now pruned)")
 
 
 class Series(BaseModel):

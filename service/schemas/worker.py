@@ -42,7 +42,9 @@ class AttemptBody(Strict):
 
 
 class HeartbeatOut(BaseModel):
-    cancelled: bool
+    cancelled: bool = Field(description="stop the run: a user cancelled it, or its search's "
+                                        "pruner stopped it")
+    pruned: bool = Field(False, description="the run was stopped by its search's pruner")
     lease_seconds: float
 
 

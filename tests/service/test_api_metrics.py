@@ -43,7 +43,7 @@ def test_a_batch_of_ten_thousand_points_is_stored(client):
               for i in range(10_000)]
     response = log(client, rid, points)
     assert response.status_code == 200, response.text
-    assert response.json() == {"received": 10_000, "inserted": 10_000}
+    assert response.json() == {"received": 10_000, "inserted": 10_000, "pruned": False}
     assert count_rows(client.app, Metric) == 10_000
     assert client.get(f"{RUNS}/{rid}").json()["metrics"] == {"lr": 9998 / 7, "train_loss": 9999 / 7}
 
@@ -60,19 +60,19 @@ def test_a_replayed_batch_inserts_nothing_and_changes_nothing(client):
     rid = new_run(client)
     points = [{"key": "val_loss", "step": s, "value": 1 / (s + 1), "time": 1000.0 + s}
               for s in range(50)]
-    assert log(client, rid, points).json() == {"received": 50, "inserted": 50}
+    assert log(client, rid, points).json() == {"received": 50, "inserted": 50, "pruned": False}
     before = stored(client.app, rid, "val_loss")
-    assert log(client, rid, points).json() == {"received": 50, "inserted": 0}
+    assert log(client, rid, points).json() == {"received": 50, "inserted": 0, "pruned": False}
     assert stored(client.app, rid, "val_loss") == before
     # a replay with other values keeps the first ones (one value per key and step)
     changed = [{**p, "value": 99.0} for p in points]
-    assert log(client, rid, changed).json() == {"received": 50, "inserted": 0}
+    assert log(client, rid, changed).json() == {"received": 50, "inserted": 0, "pruned": False}
     assert stored(client.app, rid, "val_loss") == before
     assert history(client, rid)["val_loss"]["values"] == [1 / (s + 1) for s in range(50)]
     assert client.get(f"{RUNS}/{rid}").json()["metrics"] == {"val_loss": 1 / 50}
     # partly new: only the new points count
     more = points[-5:] + [{"key": "val_loss", "step": s, "value": 0.0} for s in range(50, 55)]
-    assert log(client, rid, more).json() == {"received": 10, "inserted": 5}
+    assert log(client, rid, more).json() == {"received": 10, "inserted": 5, "pruned": False}
     assert count_rows(client.app, Metric) == 55
 
 
@@ -80,7 +80,7 @@ def test_duplicates_within_one_batch_keep_the_first(client):
     rid = new_run(client)
     response = log(client, rid, [{"key": "a", "step": 1, "value": 1.0},
                                  {"key": "a", "step": 1, "value": 2.0}])
-    assert response.json() == {"received": 2, "inserted": 1}
+    assert response.json() == {"received": 2, "inserted": 1, "pruned": False}
     assert stored(client.app, rid, "a") == [(1, 1.0)]
 
 

@@ -78,7 +78,8 @@ def test_a_stale_attempt_is_fenced_off_from_every_worker_call(make_client, db_ur
 
     # attempt 1 holds the lease: every call works
     beat = calls["heartbeat"](1)
-    assert beat.status_code == 200 and beat.json() == {"cancelled": False, "lease_seconds": 0.5}
+    assert beat.status_code == 200 and beat.json() == {"cancelled": False, "pruned": False,
+                                                       "lease_seconds": 0.5}
     stored = calls["metrics"](1, [point(1), point(2)])
     # (the "inserted" count is covered by tests/service; the history below shows what stored)
     assert stored.status_code == 200 and stored.json()["received"] == 2
