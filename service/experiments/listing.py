@@ -13,7 +13,7 @@ from ..models import Experiment, ExperimentTag, Project, Run
 from ..query.compiler import SortKey
 from ..query.pagination import Keyset, fingerprint
 from ..tracking.latest import latest_values
-from ..search.trials import summarise_search
+from ..search.analysis import summarise_search
 from .lifecycle import get_experiment
 from .summary import summarise
 

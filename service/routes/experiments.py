@@ -12,7 +12,9 @@ from ..experiments.listing import experiment_detail, list_experiments
 from ..experiments.submission import ask_trial_run, submit_experiment
 from ..queue import checkpoints
 from ..schemas.experiments import (ExperimentCreate, ExperimentDetail, ExperimentOut,
-                                   ExperimentPage, SearchSummary, SummaryRow)
+                                   ExperimentPage, ImportanceOut, SearchSummary, SummaryRow,
+                                   TrialList, TrialOut)
+from ..search import analysis
 from ..schemas.runs import RunOut
 from .views import experiment_views, run_view
 
@@ -72,6 +74,26 @@ def ask_trial(experiment_id: str, session: WriteSession, user: CurrentUser) -> R
     run = ask_trial_run(session, user, experiment_id)
     session.commit()
     return run_view(session, run)
+
+
+@router.get("/{experiment_id}/trials", response_model=TrialList)
+def list_trials(experiment_id: str, session: ReadSession, user: CurrentUser) -> TrialList:
+    """The adaptive search's trials in order: parameters, status, objective (409 for a grid)."""
+    spec, rows = analysis.trial_table(session,
+                                      lifecycle.get_experiment(session, user, experiment_id))
+    return TrialList(objective={"metric": spec.objective.metric, "mode": spec.objective.mode},
+                     trials=[TrialOut(**row) for row in rows])
+
+
+@router.get("/{experiment_id}/importance", response_model=ImportanceOut)
+def parameter_importance(experiment_id: str, session: ReadSession,
+                         user: CurrentUser) -> ImportanceOut:
+    """How much each searched parameter matters to the objective, once enough trials are
+    complete (409 for a grid)."""
+    found, complete = analysis.importances(
+        session, lifecycle.get_experiment(session, user, experiment_id))
+    return ImportanceOut(importances=found, complete_trials=complete,
+                         needed=analysis.MIN_TRIALS_FOR_IMPORTANCE)
 
 
 @router.get("/{experiment_id}/export")

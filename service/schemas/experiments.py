@@ -64,3 +64,29 @@ class ExperimentDetail(ExperimentOut):
 
 class ExperimentPage(Page):
     experiments: list[ExperimentOut]
+
+
+class TrialOut(BaseModel):
+    number: int
+    run_id: str
+    status: str
+    params: dict[str, Any] = Field(description="what the sampler suggested (a hyperparameter "
+                                               "the sampled optimizer lacks is not in the "
+                                               "run's config)")
+    evaluations: int = Field(description="objective reports so far (the pruner's resource)")
+    value: Value | None = Field(description="the objective of a complete trial")
+    finished_at: datetime | None
+
+
+class TrialList(BaseModel):
+    objective: dict[str, str]
+    trials: list[TrialOut]
+
+
+class ImportanceOut(BaseModel):
+    """Which parameters the objective depends on (Optuna's fANOVA evaluator), summing to 1."""
+
+    importances: dict[str, float] | None = Field(description="null until enough trials are "
+                                                             "complete")
+    complete_trials: int
+    needed: int = Field(description="complete trials the evaluator needs")

@@ -27,7 +27,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import optim_core
-from optrack.wire import encode_value
 
 from ..errors import Conflict, InvalidInput
 from ..models import Experiment, Metric, Run, RunStatus, RunTag, Trial, utcnow
@@ -154,7 +153,7 @@ def final_value(values: list[float], mode: str, at: str) -> float | None:
 
 # -- asking the sampler ------------------------------------------------------------------------
 
-def _frozen(view: TrialView, dists: dict[str, BaseDistribution]) -> FrozenTrial:
+def frozen(view: TrialView, dists: dict[str, BaseDistribution]) -> FrozenTrial:
     params = {k: v for k, v in view.row.params.items() if k in dists}
     return create_trial(state=view.state, value=view.value, params=params,
                         distributions={k: dists[k] for k in params},
@@ -174,7 +173,7 @@ def ask(experiment: Experiment, spec: SearchSpec,
     for key, value in (experiment.search_state or {}).items():
         storage.set_study_system_attr(study._study_id, key, value)
     for view in trials:
-        study.add_trial(_frozen(view, dists))
+        study.add_trial(frozen(view, dists))
     asked = study.ask(fixed_distributions=dists)
     experiment.search_state = dict(storage.get_study_system_attrs(study._study_id))
     return dict(asked.params), dict(storage.get_trial_system_attrs(asked._trial_id))
@@ -336,21 +335,3 @@ def ask_external(session: Session, experiment: Experiment) -> Run:
     if not made:
         raise Conflict(f"all {spec.trials} trials of experiment {experiment.id!r} were asked")
     return made[0]
-
-
-def summarise_search(session: Session, experiment: Experiment) -> dict[str, Any] | None:
-    """{method, trials, done, in_flight, pruned, best_run_id, best_value} of an adaptive
-    search (None for grids and today's random search)."""
-    spec = search_of(experiment)
-    if spec is None or not spec.adaptive:
-        return None
-    trials = load_trials(session, experiment, spec)
-    complete = [t for t in trials if t.state == TrialState.COMPLETE and not math.isnan(t.value)]
-    pick = min if spec.objective.mode == "min" else max
-    best = pick(complete, key=lambda t: t.value) if complete else None
-    return {"method": spec.method, "trials": spec.trials,
-            "done": sum(t.state != TrialState.RUNNING for t in trials),
-            "in_flight": sum(t.state == TrialState.RUNNING for t in trials),
-            "pruned": sum(t.state == TrialState.PRUNED for t in trials),
-            "best_run_id": best.run.id if best else None,
-            "best_value": encode_value(best.value) if best else None}

@@ -108,6 +108,24 @@ def test_a_search_runs_exactly_its_trials_and_names_the_best(client):
     assert lease(client) is None  # nothing more is ever queued
 
 
+def test_the_trials_table_and_parameter_importance(client):
+    experiment_id, leased = run_search(client, search_request(trials=8))
+    table = client.get(f"{API}/{experiment_id}/trials").json()
+    assert table["objective"] == {"metric": "val_loss", "mode": "min"}
+    trials = table["trials"]
+    assert [t["number"] for t in trials] == list(range(8))
+    for trial, config in zip(trials, leased):
+        assert trial["status"] == "succeeded" and trial["evaluations"] == 3
+        assert trial["params"]["optimizer.lr"] == config["optimizer"]["lr"]
+        assert trial["value"] == pytest.approx(loss_of(config))
+    importance = client.get(f"{API}/{experiment_id}/importance").json()
+    assert importance["complete_trials"] == 8 and importance["needed"] == 4
+    found = importance["importances"]
+    assert set(found) <= set(SPACE) and sum(found.values()) == pytest.approx(1.0)
+    # the made-up objective depends on the learning rate alone
+    assert max(found, key=found.get) == "optimizer.lr"
+
+
 def test_the_same_seed_and_completion_order_sample_the_same_configs(client):
     _, first = run_search(client, search_request(trials=8))
     _, again = run_search(client, search_request(trials=8))
@@ -201,6 +219,8 @@ def test_asking_a_search_that_workers_run_is_a_conflict(client):
     grid = client.post(API, json={"name": "grid", "optimizer": {"name": "adam"},
                                   "model": {"kind": "point"}, "training": {"steps": 5}})
     assert_error(ask(client, grid.json()["id"]), 409, "conflict")
+    for view in ("trials", "importance"):
+        assert_error(client.get(f"{API}/{grid.json()['id']}/{view}"), 409, "conflict")
     assert_error(ask(client, "no-such-experiment"), 404, "not_found")
 
 

@@ -1,0 +1,82 @@
+"""Reading an adaptive search: where it stands, its trials as a table (the optimisation
+history and slice plots are drawn from it), and which parameters matter (Optuna's importance
+evaluators over the complete trials)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+from sqlalchemy.orm import Session
+
+from optrack.wire import encode_value
+
+from ..errors import Conflict
+from ..models import Experiment
+from .spec import SearchSpec
+from .trials import TrialView, distributions, frozen, load_trials, search_of
+
+MIN_TRIALS_FOR_IMPORTANCE = 4  # complete trials before importances mean anything
+
+
+def adaptive_search(experiment: Experiment) -> SearchSpec:
+    """The experiment's adaptive search, or Conflict: a grid has none."""
+    spec = search_of(experiment)
+    if spec is None or not spec.adaptive:
+        raise Conflict(f"experiment {experiment.id!r} has no adaptive search")
+    return spec
+
+
+def summarise_search(session: Session, experiment: Experiment) -> dict[str, Any] | None:
+    """{method, trials, done, in_flight, pruned, best_run_id, best_value} of an adaptive
+    search (None for grids and today's random search)."""
+    spec = search_of(experiment)
+    if spec is None or not spec.adaptive:
+        return None
+    trials = load_trials(session, experiment, spec)
+    complete = [t for t in trials if t.state == TrialState.COMPLETE and not math.isnan(t.value)]
+    pick = min if spec.objective.mode == "min" else max
+    best = pick(complete, key=lambda t: t.value) if complete else None
+    return {"method": spec.method, "trials": spec.trials,
+            "done": sum(t.state != TrialState.RUNNING for t in trials),
+            "in_flight": sum(t.state == TrialState.RUNNING for t in trials),
+            "pruned": sum(t.state == TrialState.PRUNED for t in trials),
+            "best_run_id": best.run.id if best else None,
+            "best_value": encode_value(best.value) if best else None}
+
+
+def trial_table(session: Session, experiment: Experiment
+                ) -> tuple[SearchSpec, list[dict[str, Any]]]:
+    """The search, and every trial: number, run, status, sampled parameters, objective
+    (complete trials), evaluations reported, and when it ended — in order of number."""
+    spec = adaptive_search(experiment)
+    return spec, [{"number": t.row.number, "run_id": t.run.id, "status": t.run.status,
+             "params": t.row.params, "evaluations": len(t.intermediate),
+             "value": _value(t), "finished_at": t.run.finished_at}
+            for t in load_trials(session, experiment, spec)]
+
+
+def _value(trial: TrialView):
+    return encode_value(trial.value) if trial.state == TrialState.COMPLETE else None
+
+
+def importances(session: Session, experiment: Experiment) -> tuple[dict[str, float] | None, int]:
+    """Parameter importances by Optuna's default evaluator (fANOVA) over the complete trials
+    with a finite objective, and how many there are; None below ``MIN_TRIALS_FOR_IMPORTANCE``
+    or when no parameter varies."""
+    spec = adaptive_search(experiment)
+    dists = distributions(spec.space)
+    complete = [t for t in load_trials(session, experiment, spec)
+                if t.state == TrialState.COMPLETE and math.isfinite(t.value)]
+    if len(complete) < MIN_TRIALS_FOR_IMPORTANCE:
+        return None, len(complete)
+    study = optuna.create_study(direction=spec.objective.direction)
+    for trial in complete:
+        study.add_trial(frozen(trial, dists))
+    try:
+        found = optuna.importance.get_param_importances(study)
+    except (RuntimeError, ValueError):  # every trial has the same parameters
+        return None, len(complete)
+    return {k: float(v) for k, v in found.items()}, len(complete)
