@@ -1,5 +1,6 @@
-"""The experiments ``optrack up --demo`` submits: the book's chapter-6 comparison on digits and
-the 2-D trajectory experiment on x²/20 + y²."""
+"""The experiments ``optrack up --demo`` submits: the book's chapter-6 comparison on digits,
+the 2-D trajectory experiment on x²/20 + y², and a small adaptive search (TPE with ASHA early
+stopping) for the optimizer and learning rate on digits."""
 
 CHAPTER_6 = {
     "name": "chapter 6: SGD, Momentum, AdaGrad, Adam on digits",
@@ -24,4 +25,18 @@ TRAJECTORIES = {
     "training": {"steps": 30},
 }
 
-EXPERIMENTS = [CHAPTER_6, TRAJECTORIES]
+SEARCH = {
+    "name": "which optimizer and learning rate? TPE + ASHA on digits",
+    "tags": ["ch6", "demo", "search"],
+    "dataset": "digits",
+    "model": {"kind": "mlp", "hidden": [100, 100]},
+    "optimizer": {"name": "adam"},
+    "training": {"epochs": 9, "batch_size": 128, "seed": 0},
+    "search": {"method": "tpe", "trials": 24, "parallelism": 4, "seed": 0,
+               "objective": {"metric": "val_loss", "mode": "min"},
+               "space": {"optimizer.name": {"choice": ["sgd", "momentum", "adagrad", "adam"]},
+                         "optimizer.lr": {"log_uniform": [1e-4, 1.0]}},
+               "pruner": {"name": "asha", "min_resource": 1, "reduction_factor": 3}},
+}
+
+EXPERIMENTS = [CHAPTER_6, TRAJECTORIES, SEARCH]

@@ -262,3 +262,14 @@ def test_asha_prunes_a_hopeless_trial_which_ends_pruned(client):
     assert search["pruned"] == 1 and search["in_flight"] == 1  # the next trial is queued
     found = client.get("/api/v1/runs", params={"filter": "status = 'pruned'"}).json()["runs"]
     assert [r["id"] for r in found] == [bad["run_id"]]
+
+
+def test_the_demo_experiments_are_accepted_and_the_search_starts(client):
+    from service.cli.demo import EXPERIMENTS, SEARCH
+
+    for body in EXPERIMENTS:
+        response = client.post(API, json=body)
+        assert response.status_code == 201, (body["name"], response.text)
+    search = client.get(API, params={"tag": "search"}).json()["experiments"]
+    assert [e["name"] for e in search] == [SEARCH["name"]]
+    assert search[0]["status_counts"] == {"queued": SEARCH["search"]["parallelism"]}
