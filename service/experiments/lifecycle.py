@@ -32,10 +32,12 @@ def get_experiment(session, user: Principal, experiment_id: str, min_role: str =
 
 def soft_delete(session, user: Principal, experiment_id: str) -> Experiment:
     user.require_scope("admin")
-    experiment = get_experiment(session, user, experiment_id, "admin", for_update=True)
+    experiment = get_experiment(session, user, experiment_id, "admin")
     now = utcnow()
+    # runs before their experiment, the order every worker call takes its locks in
     active = session.scalars(select(Run).where(Run.experiment_id == experiment.id,
                                                Run.status.in_(ACTIVE)).with_for_update()).all()
+    experiment = get_experiment(session, user, experiment_id, "admin", for_update=True)
     for run in active:  # a running run's worker stops at its next heartbeat
         leases.cancel(session, run, now)
     experiment.deleted_at = now

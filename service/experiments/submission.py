@@ -13,7 +13,8 @@ from ..errors import InvalidInput
 from ..models import Experiment, ExperimentTag, Run, RunTag, utcnow
 from ..projects import writable_project
 from ..search.spec import parse_search
-from ..search.trials import ask_external, base_config, check_space, create_trials
+from ..search.configs import base_config, check_space
+from ..search.trials import ask_external, create_trials
 from .expansion import expand
 from .lifecycle import get_experiment
 

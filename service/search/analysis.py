@@ -16,7 +16,8 @@ from optrack.wire import encode_value
 from ..errors import Conflict
 from ..models import Experiment
 from .spec import SearchSpec
-from .trials import TrialView, distributions, frozen, load_trials, search_of
+from .sampling import distributions, frozen
+from .trials import TrialView, load_trials, search_of
 
 MIN_TRIALS_FOR_IMPORTANCE = 4  # complete trials before importances mean anything
 

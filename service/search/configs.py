@@ -1,9 +1,12 @@
 """Configs of runs: sections with parameters applied, validated and resolved by optim_core,
-errors named by the request's own paths."""
+errors named by the request's own paths; an adaptive search's trial configs and the check of
+its space at submission."""
 
 from __future__ import annotations
 
 import copy
+import itertools
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +14,7 @@ import optim_core
 from optim_core.training import flatten, load_dataset, resolve, sectioned
 
 from ..errors import InvalidInput
+from .spec import SECTIONS, SearchSpec
 
 
 @dataclass(frozen=True)
@@ -52,3 +56,71 @@ def _request_path(field: str, origin: dict[str, str]) -> str:
     if head.split("[")[0] in optim_core.training.config.TOP_LEVEL:
         return f"training.{field}"
     return field
+
+
+def base_config(request: dict[str, Any]) -> dict[str, Any]:
+    """The sections of an adaptive search's request: the config every trial starts from."""
+    return {s: request[s] for s in SECTIONS if request.get(s) is not None}
+
+
+def trial_config(base: dict[str, Any], params: dict[str, Any]) -> ExpandedRun:
+    """The validated run of one trial: ``params`` applied to the base config, leaving out an
+    optimizer's hyperparameter that the sampled optimizer does not have."""
+    config = apply_params(base, params)
+    optimizer = config.get("optimizer")
+    known = optimizer_fields(_optimizer_name(config))
+    if known is not None and isinstance(optimizer, dict):
+        config["optimizer"] = {k: v for k, v in optimizer.items()
+                               if k in known or f"optimizer.{k}" not in params}
+    return validate_config(config, {s: s for s in SECTIONS})
+
+
+def optimizer_fields(name: Any) -> set[str] | None:
+    """The fields an optimizer's config may have (None for an unknown name)."""
+    found = optim_core.catalog()["optimizers"].get(name) if isinstance(name, str) else None
+    return None if found is None else {"name", "convention", *found["hyperparameters"]}
+
+
+CORNERS = 256  # sampled-config corners validated at submission, at most
+
+
+def check_space(base: dict[str, Any], spec: SearchSpec) -> None:
+    """InvalidInput, naming the space's field, when the space can produce a config optim_core
+    refuses: every optimizer hyperparameter must belong to an optimizer of the search, and the
+    corners of the space (each range's ends, every choice) must validate."""
+    space = spec.space
+    names = space.get("optimizer.name", {}).get("choice") or [_optimizer_name(base)]
+    for path in space:
+        section, _, key = path.partition(".")
+        fields = [optimizer_fields(n) or set() for n in names]
+        if section == "optimizer" and not any(key in f for f in fields):
+            raise InvalidInput.field(f"search.space.{path}", f"no optimizer of this search "
+                                                             f"({', '.join(map(str, names))}) "
+                                                             f"has {key}")
+    axes = [[(path, v) for v in _corners(dist)] for path, dist in space.items()]
+    for combo in itertools.islice(itertools.product(*axes), CORNERS):
+        params = dict(combo)
+        try:
+            trial_config(base, params)
+        except InvalidInput as exc:
+            loc = exc.details[0]["loc"] if exc.details else ""
+            field = f"search.space.{loc}" if loc in space else loc or "search.space"
+            rule = exc.details[0]["msg"] if exc.details else exc.message
+            raise InvalidInput.field(field, f"{rule} (at {params})") from None
+
+
+def _corners(dist: dict[str, Any]) -> list[Any]:
+    kind, args = next(iter(dist.items()))
+    if kind == "choice":
+        return list(args)
+    if kind == "int_uniform":
+        return [math.ceil(args[0]), math.floor(args[1])]
+    return list(args)
+
+
+def _optimizer_name(base: dict[str, Any]) -> Any:
+    optimizer = base.get("optimizer")
+    return optimizer.get("name") if isinstance(optimizer, dict) else optimizer
+
+
+

@@ -1,0 +1,91 @@
+"""Asking Optuna's samplers. No study outlives a request: each ask rebuilds an in-memory study
+from the experiment's stored trials (running ones as RUNNING, so TPE's constant liar sees them),
+its sampler seeded from the search's seed and the trial's number, and the sampler's notes (the
+study's and each trial's system attributes, where CMA-ES and QMC keep their state) restored
+from the database."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from optuna.distributions import (BaseDistribution, CategoricalDistribution, FloatDistribution,
+                                  IntDistribution)
+from optuna.storages import InMemoryStorage
+from optuna.trial import FrozenTrial, TrialState, create_trial
+
+from ..models import Experiment, Run, Trial
+from .spec import SearchSpec, check_distribution
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)  # the service logs its own decisions
+
+
+@dataclass
+class TrialView:
+    """A trial as the sampler and the pruner see it."""
+
+    row: Trial
+    run: Run
+    state: TrialState
+    value: float | None  # the objective of a complete trial
+    intermediate: dict[int, float]  # evaluation index (1, 2, …) → objective
+
+
+def distributions(space: dict[str, dict[str, Any]]) -> dict[str, BaseDistribution]:
+    out: dict[str, BaseDistribution] = {}
+    for path, dist in space.items():
+        kind, args = check_distribution(f"search.space.{path}", dist)
+        if kind == "choice":
+            out[path] = CategoricalDistribution(args)
+        elif kind == "int_uniform":
+            out[path] = IntDistribution(math.ceil(args[0]), math.floor(args[1]))
+        else:
+            out[path] = FloatDistribution(args[0], args[1], log=kind == "log_uniform")
+    return out
+
+
+def make_sampler(spec: SearchSpec, number: int) -> optuna.samplers.BaseSampler:
+    """The search's sampler for trial ``number``. Samplers that draw afresh for each trial get
+    a seed of their own per trial (a study rebuilt per ask would otherwise draw the same
+    numbers every time); QMC's place in its sequence is in the study's notes."""
+    seed = (spec.seed * 1_000_003 + number) % 2**32
+    if spec.method == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+    if spec.method == "cmaes":
+        return optuna.samplers.CmaEsSampler(seed=seed)
+    if spec.method == "qmc":
+        with warnings.catch_warnings():  # "experimental" since Optuna 3: we pin the version
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.QMCSampler(seed=spec.seed)
+    if spec.method == "gp":
+        return optuna.samplers.GPSampler(seed=seed)
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+def frozen(view: TrialView, dists: dict[str, BaseDistribution]) -> FrozenTrial:
+    params = {k: v for k, v in view.row.params.items() if k in dists}
+    return create_trial(state=view.state, value=view.value, params=params,
+                        distributions={k: dists[k] for k in params},
+                        intermediate_values=view.intermediate,
+                        system_attrs=view.row.system_attrs or {})
+
+
+def ask(experiment: Experiment, spec: SearchSpec,
+        trials: list[TrialView]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The next trial's parameters and the sampler's notes on it; updates the experiment's
+    sampler state."""
+    dists = distributions(spec.space)
+    study = optuna.create_study(storage=InMemoryStorage(), study_name=f"optrack-{experiment.id}",
+                                sampler=make_sampler(spec, len(trials)),
+                                direction=spec.objective.direction)
+    storage = study._storage
+    for key, value in (experiment.search_state or {}).items():
+        storage.set_study_system_attr(study._study_id, key, value)
+    for view in trials:
+        study.add_trial(frozen(view, dists))
+    asked = study.ask(fixed_distributions=dists)
+    experiment.search_state = dict(storage.get_study_system_attrs(study._study_id))
+    return dict(asked.params), dict(storage.get_trial_system_attrs(asked._trial_id))
