@@ -1,5 +1,6 @@
-// Experiment view: summary, charts (curves, final metric vs lr, parallel coordinates) and the
-// runs table with the query-language filter; live while runs are queued or running.
+// Experiment view: an adaptive search's panel (search.js), summary, charts (curves, final metric
+// vs lr, parallel coordinates) and the runs table with the query-language filter; live while runs
+// are queued or running.
 "use strict";
 
 (() => {
@@ -20,6 +21,7 @@
   async function loadDetail() {
     view.detail = await api(`/api/v1/experiments/${experimentId}`);
     renderDetail();
+    await SearchPanel.refresh(view.detail);  // an adaptive search's panel (nothing for a grid)
   }
 
   async function loadRuns() {
@@ -226,7 +228,8 @@
 
   function chooseMetric() {
     const keys = Charts.metricKeys(view.runs);
-    if (!keys.includes(view.metric)) view.metric = view.metric || Charts.defaultMetric(keys);
+    const objective = $("experiment").dataset.objective;  // a search's, before it is logged
+    if (!keys.includes(view.metric)) view.metric = view.metric || objective || Charts.defaultMetric(keys);
     Charts.fillSelect($("metric-select"), keys.includes(view.metric) ? keys : [...keys, view.metric].filter(Boolean), view.metric);
   }
 
