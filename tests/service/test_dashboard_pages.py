@@ -106,3 +106,19 @@ def test_runs_can_be_listed_by_experiment(shared_client, ids):
         "experiment": other["id"], "filter": "training.seed = 1"}).json()["runs"]
     assert len(filtered) == 4  # four optimizers × seed 1
     assert {r["config"]["training"]["seed"] for r in filtered} == {1}
+
+
+def test_a_search_page_names_its_objective_and_loads_the_search_panel(shared_client, ids):
+    """An adaptive search's page carries its objective (the metric its charts show first) and
+    loads search.js; a grid's names none."""
+    grid_id, _ = ids
+    created = shared_client.post("/api/v1/experiments", json=experiment_request(
+        name="page of a search", optimizer={"name": "adam"}, training={"epochs": 1},
+        search={"method": "tpe", "trials": 2, "parallelism": 1,
+                "objective": {"metric": "val_accuracy", "mode": "max"},
+                "space": {"optimizer.lr": {"log_uniform": [1e-4, 1e-1]}}}))
+    assert created.status_code == 201, created.text
+    page = shared_client.get(f"/experiments/{created.json()['id']}").text
+    assert 'data-objective="val_accuracy"' in page
+    assert re.search(r'src="/static/search\.js\?v=[0-9a-f]{12}"', page)
+    assert 'data-objective=""' in shared_client.get(f"/experiments/{grid_id}").text

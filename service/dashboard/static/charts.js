@@ -61,24 +61,41 @@ const Charts = (() => {
     return (opt && opt.name) || "external";
   }
 
-  // one line per run for `key`, coloured by `colorBy(run)` and grouped in the legend by it
+  // how a run stopped by its search's pruner is drawn: dotted and thinner, with a cross where
+  // the pruner stopped it
+  const PRUNED_LINE = { width: 1, dash: "dot" };
+  function prunedEnd(n) {
+    return { symbol: "x-thin-open", line: { width: 2 }, size: Array.from({ length: n }, (_, i) => (i === n - 1 ? 8 : 0)) };
+  }
+
+  // one line per run for `key`, coloured by `colorBy(run)` and grouped in the legend by it;
+  // pruned runs dotted, with a legend entry saying so (a trace without customdata)
   function curveTraces(runs, found, key, { smoothing = 0, colorBy = optimizerOf, label = shortName,
                                        legendByRun = false } = {}) {
     const seen = new Set();
-    return runs.map((run) => {
+    const traces = runs.map((run) => {
       const s = found.get(`${run.id}\u0000${key}`) || { steps: [], values: [] };
       const group = colorBy(run);
       const first = !seen.has(group);
+      const pruned = run.status === "pruned";
       seen.add(group);
       return {
-        type: "scatter", mode: "lines", x: s.steps, y: smooth(s.values, smoothing),
+        type: "scatter", mode: pruned ? "lines+markers" : "lines", x: s.steps, y: smooth(s.values, smoothing),
         // one legend entry per group (clicking it hides the group): a legend of 100 runs
         // costs more to draw than their curves
         name: legendByRun || !first ? label(run) : group, legendgroup: group, showlegend: first,
-        line: { color: color(group), width: 1.5 }, customdata: [run.id],
-        hovertemplate: `${label(run).replace(/%/g, "%%")}<br>step %{x}<br>${key} %{y}<extra></extra>`,
+        line: { color: color(group), width: 1.5, ...(pruned ? PRUNED_LINE : {}) }, customdata: [run.id],
+        ...(pruned ? { marker: { color: color(group), ...prunedEnd(s.steps.length) } } : {}),
+        hovertemplate: `${label(run).replace(/%/g, "%%")}${pruned ? " (pruned)" : ""}`
+          + `<br>step %{x}<br>${key} %{y}<extra></extra>`,
       };
     });
+    if (runs.some((r) => r.status === "pruned")) {
+      traces.push({ type: "scatter", mode: "lines+markers", x: [null], y: [null], name: "pruned (dotted, ×: stopped)",
+                    legendgroup: "pruned", hoverinfo: "skip", line: { color: "#7f7f7f", ...PRUNED_LINE },
+                    marker: { color: "#7f7f7f", ...prunedEnd(1) } });
+    }
+    return traces;
   }
 
   function layout(title, extra = {}) {

@@ -1,5 +1,6 @@
-// Experiment view: summary, charts (curves, final metric vs lr, parallel coordinates) and the
-// runs table with the query-language filter; live while runs are queued or running.
+// Experiment view: an adaptive search's panel (search.js), summary, charts (curves, final metric
+// vs lr, parallel coordinates) and the runs table with the query-language filter; live while runs
+// are queued or running.
 "use strict";
 
 (() => {
@@ -20,6 +21,7 @@
   async function loadDetail() {
     view.detail = await api(`/api/v1/experiments/${experimentId}`);
     renderDetail();
+    await SearchPanel.refresh(view.detail);  // an adaptive search's panel (nothing for a grid)
   }
 
   async function loadRuns() {
@@ -72,7 +74,7 @@
       return el("tr", {},
         cols.map((f) => el("td", {}, OT.num(flat[f]))), el("td", { class: "num" }, r.runs),
         keys.map((k) => {
-          const m = r.metrics[k];
+          const m = r.metrics[k] || { n: 0 };  // a config whose runs have not logged k (yet)
           const text = m.n > 1 ? `${OT.num(m.mean)} ± ${OT.num(m.std)}` : m.n ? OT.num(m.mean) : "–";
           return el("td", { class: "num", title: `${m.n} seed(s)` }, text);
         }),
@@ -152,16 +154,19 @@
       const y = OT.value(run.metrics[view.metric]);
       if (typeof lr !== "number" || !Number.isFinite(y)) continue;
       const g = Charts.optimizerOf(run);
-      if (!groups.has(g)) groups.set(g, { x: [], y: [], text: [], ids: [] });
+      if (!groups.has(g)) groups.set(g, { x: [], y: [], text: [], ids: [], symbols: [] });
       const t = groups.get(g);
-      t.x.push(lr); t.y.push(y); t.text.push(run.name); t.ids.push(run.id);
+      const pruned = run.status === "pruned";  // its last value, not a final one: an open marker
+      t.x.push(lr); t.y.push(y); t.text.push(pruned ? `${run.name} (pruned)` : run.name); t.ids.push(run.id);
+      t.symbols.push(pruned ? "circle-open" : "circle");
     }
     const order = Charts.byOptimizer([...groups.keys()].map((g) => ({ name: g, config: { optimizer: { name: g } } })))
       .map((r) => r.name);
     const traces = order.map((g) => [g, groups.get(g)]).map(([g, t]) => ({ type: "scatter", mode: "markers", name: g,
-      x: t.x, y: t.y, text: t.text, customdata: t.ids, marker: { color: Charts.color(g), size: 8 },
+      x: t.x, y: t.y, text: t.text, customdata: t.ids, marker: { color: Charts.color(g), size: 8, symbol: t.symbols },
       hovertemplate: "%{text}<br>lr %{x}<br>%{y}<extra></extra>" }));
-    return Charts.draw($("lr-plot"), traces, Charts.layout(`final ${view.metric} vs learning rate`, {
+    const pruned = view.runs.some((r) => r.status === "pruned") ? " (open: pruned, last value)" : "";
+    return Charts.draw($("lr-plot"), traces, Charts.layout(`final ${view.metric} vs learning rate${pruned}`, {
       xaxis: { type: "log", title: { text: "learning rate" } },
       yaxis: { title: { text: view.metric }, type: view.log ? "log" : "linear" },
     }));
@@ -223,7 +228,8 @@
 
   function chooseMetric() {
     const keys = Charts.metricKeys(view.runs);
-    if (!keys.includes(view.metric)) view.metric = view.metric || Charts.defaultMetric(keys);
+    const objective = $("experiment").dataset.objective;  // a search's, before it is logged
+    if (!keys.includes(view.metric)) view.metric = view.metric || objective || Charts.defaultMetric(keys);
     Charts.fillSelect($("metric-select"), keys.includes(view.metric) ? keys : [...keys, view.metric].filter(Boolean), view.metric);
   }
 

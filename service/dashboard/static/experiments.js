@@ -13,7 +13,7 @@
   let generation = 0;  // a newer search wins over a slower older one
 
   function counts(statusCounts) {
-    const order = ["running", "queued", "succeeded", "diverged", "failed", "cancelled"];
+    const order = ["running", "queued", "succeeded", "pruned", "diverged", "failed", "cancelled"];
     return order.filter((s) => statusCounts[s])
       .map((s) => el("span", { class: `status ${s}`, title: s }, `${statusCounts[s]} ${s} `));
   }

@@ -13,8 +13,39 @@
     tags: { type: "string", doc: "comma-separated labels" },
   };
   const SEARCH = {
-    trials: { type: "int", default: 10, doc: "random draws per grid point", rule: "must be an integer >= 1" },
-    seed: { type: "int", default: 0, doc: "seed of the draws", rule: "must be an integer >= 0" },
+    trials: { type: "int", required: true, rule: "must be an integer >= 1",
+              doc: "trials in all (a random search without an objective: draws per grid point)" },
+    parallelism: { type: "int", default: 4, rule: "must be an integer >= 1",
+                   doc: "trials queued or running at once (adaptive searches)" },
+    seed: { type: "int", default: 0, doc: "seed of the sampler", rule: "must be an integer >= 0" },
+  };
+  const ADAPTIVE = ["tpe", "cmaes", "qmc"];  // methods that need an objective
+  const OBJECTIVE = {
+    metric: { type: "string", doc: "the metric a trial is scored by (random: leave empty for independent draws)" },
+    mode: { type: "choice", choices: ["min", "max"], default: "min", doc: "minimise or maximise it" },
+    at: { type: "choice", choices: ["last", "best"], default: "last", doc: "a run's last value of it, or its best" },
+  };
+  // the API's pruners and their parameters (service/search/pruners.py); an evaluation is one
+  // report of the objective, the resource the pruners count
+  const COUNT = (doc, dflt, min) => ({ type: "int", default: dflt, doc, rule: `must be an integer >= ${min}` });
+  const HALVING = {
+    min_resource: COUNT("evaluations before a trial can first be stopped", 1, 1),
+    reduction_factor: COUNT("each rung keeps the best 1/reduction_factor of the trials", 3, 2),
+    min_early_stopping_rate: COUNT("rungs skipped at the start", 0, 0),
+  };
+  const PRUNERS = {
+    none: { hyperparameters: {} },
+    median: { hyperparameters: {
+      n_startup_trials: COUNT("trials that end before any is stopped", 5, 0),
+      n_warmup_steps: COUNT("evaluations of a trial before it can be stopped", 0, 0),
+      interval_steps: COUNT("evaluations between checks", 1, 1) } },
+    asha: { hyperparameters: HALVING },
+    successive_halving: { hyperparameters: HALVING },
+    hyperband: { hyperparameters: {
+      min_resource: COUNT("evaluations before a trial can first be stopped", 1, 1),
+      max_resource: { type: "int", required: true, doc: "evaluations of a full run (e.g. its epochs)",
+                      rule: "must be an integer >= min_resource" },
+      reduction_factor: COUNT("each rung keeps the best 1/reduction_factor of the trials", 3, 2) } },
   };
   const DISTRIBUTIONS = ["log_uniform", "uniform", "int_uniform", "choice"];
 
@@ -26,11 +57,12 @@
       el("div", { class: "field-error", "data-for": path, role: "alert" }));
   }
 
-  // `box` ← a select of the catalog's `entries` at `path` ("schedule.name"), then the fields
-  // `specs` of the chosen one; choosing another calls `rerender` with its name
+  // `box` ← a select of the catalog's `entries` at `path` ("schedule.name", "search.pruner.name"),
+  // then the fields `specs` of the chosen one, under the select's section ("schedule",
+  // "search.pruner"); choosing another calls `rerender` with its name
   function renderEntry(box, path, entries, name, rerender, specs, skip = []) {
-    const section = path.split(".")[0];
-    box.replaceChildren(choiceField(path, section, Object.keys(entries), name,
+    const section = path.slice(0, path.lastIndexOf("."));
+    box.replaceChildren(choiceField(path, section.split(".").pop(), Object.keys(entries), name,
       (e) => rerender(e.target.value)));
     const fields = el("div");
     Form.fields(fields, section, specs, {}, skip);
@@ -110,14 +142,33 @@
       el("div", { class: "field-error", "data-for": `search.space.row${i}`, role: "alert" }));
   }
 
+  function renderPruner(name) {
+    renderEntry($("pruner-fields"), "search.pruner.name", PRUNERS, name, renderPruner,
+      PRUNERS[name].hyperparameters);
+  }
+
+  function method() {
+    return form.querySelector('[name="search-method"]:checked').value;
+  }
+
   function renderSearch() {
-    const box = $("search-fields");
-    Form.fields(box, "search", SEARCH);
-    box.append(spaceRow(0), spaceRow(1),
+    Form.fields($("search-options"), "search", SEARCH, { trials: 10 });
+    Form.fields($("objective-fields"), "search.objective", OBJECTIVE);
+    // "search.objective is required": said next to its metric
+    $("objective-fields").querySelector('[data-key="metric"]').closest(".field")
+      .append(el("div", { class: "field-error", "data-for": "search.objective", role: "alert" }));
+    renderPruner("none");
+    const box = $("space-fields");
+    box.append(spaceRow(0), spaceRow(1), el("div", { class: "field" },
       el("button", { type: "button", id: "add-space-row", onclick: (e) =>
-        e.target.before(spaceRow(box.querySelectorAll(".space-row").length)) }, "add parameter"));
+        e.target.closest(".field").before(spaceRow(box.querySelectorAll(".space-row").length)) }, "add parameter"),
+      el("div", { class: "field-error", "data-for": "search.space", role: "alert" })));
     for (const radio of form.querySelectorAll('[name="search-method"]')) {
-      radio.addEventListener("change", () => { box.hidden = form.querySelector('[name="search-method"]:checked').value !== "random"; });
+      radio.addEventListener("change", () => {
+        $("search-fields").hidden = method() === "grid";
+        const metric = $("objective-fields").querySelector('[data-key="metric"]');
+        if (ADAPTIVE.includes(method()) && !metric.value) metric.value = "val_loss";
+      });
     }
   }
 
@@ -131,28 +182,37 @@
     const kind = form.querySelector('[data-path="model.kind"]').value;
     body.model = { kind, ...Form.read($("model-fields")) };
     if (kind !== "point") body.dataset = { name: form.querySelector('[data-path="dataset.name"]').value, ...Form.read($("dataset-fields")) };
-    body.optimizer = [...$("optimizer-fields").children].map((block, i) => {
+    // a search starts from one config: one optimizer is an object (several, a list the API
+    // refuses by name)
+    const blocks = [...$("optimizer-fields").children];
+    const single = method() !== "grid" && blocks.length === 1;
+    body.optimizer = blocks.map((block, i) => {
+      const at = single ? "optimizer" : `optimizer[${i}]`;
       for (const node of block.querySelectorAll("[data-path]")) {
         const key = node.dataset.key;
-        if (key) node.dataset.path = `optimizer[${i}].${key}`;
+        if (key) node.dataset.path = `${at}.${key}`;
       }
       for (const err of block.querySelectorAll(".field-error")) {
         const key = err.dataset.for.split(".").pop();
-        err.dataset.for = `optimizer[${i}].${key}`;
+        err.dataset.for = `${at}.${key}`;
       }
       return { name: block.dataset.optimizer, ...Form.read(block) };
     });
+    if (single) body.optimizer = body.optimizer[0];
     const schedule = form.querySelector('[data-path="schedule.name"]').value;
     if (schedule !== "constant") body.schedule = { name: schedule, ...Form.read($("schedule-fields")) };
     body.training = Form.read($("training-fields"));
-    if (form.querySelector('[name="search-method"]:checked').value === "random") body.search = searchSpec();
+    if (method() !== "grid") body.search = searchSpec();
     return body;
   }
 
   function searchSpec() {
-    const box = $("search-fields");
-    const spec = { method: "random", ...Form.read(box), space: {} };
-    for (const row of box.querySelectorAll(".space-row")) {
+    const spec = { method: method(), ...Form.read($("search-options")), space: {} };
+    const objective = Form.read($("objective-fields"));
+    if (objective.metric !== undefined) spec.objective = objective;
+    const pruner = form.querySelector('[data-path="search.pruner.name"]').value;
+    if (pruner !== "none") spec.pruner = { name: pruner, ...Form.read($("pruner-fields")) };
+    for (const row of $("space-fields").querySelectorAll(".space-row")) {
       const path = row.querySelector(".space-path").value.trim();
       if (!path) continue;
       const values = row.querySelector(".space-values").value.split(",").map((s) => s.trim()).filter(Boolean)
