@@ -16,7 +16,6 @@ from .errors import Conflict, NotFound
 from .models import Run, RunAttempt, RunStatus, RunTag, utcnow
 from .projects import visible_project, writable_project
 from .query import RunQuery
-from .tracking import ingest
 
 
 def get_run(session: Session, user: Principal, run_id: str, min_role: str = "viewer",
@@ -89,8 +88,7 @@ def log_external_metrics(session: Session, user: Principal, run_id: str, points:
     run = get_run(session, user, run_id, "member", for_update=True)
     if run.status != RunStatus.running.value:
         raise Conflict(f"run {run_id!r} is {run.status}; metrics are logged to running runs")
-    inserted = ingest.ingest(session, run_id, points, max_batch)
-    return inserted, leases.after_report(session, run, {p.key for p in points})
+    return leases.report(session, run, points, max_batch)
 
 
 def finish_external(session: Session, user: Principal, run_id: str, status: str,

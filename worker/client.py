@@ -49,6 +49,7 @@ class Lease:
     lease_seconds: float
     checkpoint_step: int | None
     limits: Limits = Limits()
+    prune_metric: str | None = None  # the metric whose reports the search's pruner judges
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Lease":

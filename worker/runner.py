@@ -103,6 +103,12 @@ class _Sender(threading.Thread):
             done = None in jobs
             if self.error is None:
                 self._send([j for j in jobs if j is not None])
+            for _ in jobs:
+                self.jobs.task_done()
+
+    def wait_sent(self) -> None:
+        """Wait until everything queued so far was sent (the thread goes on)."""
+        self.jobs.join()
 
     def _send(self, jobs: list) -> None:
         """Metrics in as few requests as the batch limit allows; of several checkpoints only
@@ -225,7 +231,13 @@ class _RunState:
             self.oldest = time.monotonic()
         self.buffer.extend({"key": k, "step": event.step, "value": encode_value(v), "time": now}
                            for k, v in event.values.items())
-        if len(self.buffer) >= FLUSH_POINTS or time.monotonic() - self.oldest >= FLUSH_SECONDS:
+        if self.lease.prune_metric in event.values:
+            # the search's pruner judges this report: train on only once it has answered, so a
+            # pruned run stops where the pruner said, as in a single Optuna process
+            self._flush()
+            self.sender.wait_sent()
+            self._check()
+        elif len(self.buffer) >= FLUSH_POINTS or time.monotonic() - self.oldest >= FLUSH_SECONDS:
             self._flush()
 
     def _flush(self) -> None:

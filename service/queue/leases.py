@@ -8,7 +8,7 @@ State transitions, each written where it happens:
                            finish(failed) with attempts left (after an exponential backoff)
     running -> failed      rescue_expired / finish(failed) with no attempts left
     running -> succeeded | diverged   finish
-    running -> pruned      after_report: the search's pruner stops the run (worker or external)
+    running -> pruned      report: the search's pruner stops the run (worker or external)
     queued | running -> cancelled     cancel: a user's cancel (runs.cancel) and the deletion
                                       of the experiment (experiments.lifecycle.soft_delete)
 When a trial of an adaptive search ends, ``ended`` queues its successors (search/trials.top_up) in
@@ -147,14 +147,23 @@ def cancel(session: Session, run: Run, now: datetime) -> None:
     _stop(session, run, RunStatus.cancelled, AttemptOutcome.cancelled, now)
 
 
-def after_report(session: Session, run: Run, keys) -> bool:
-    """After a running run's metrics were stored: running -> pruned when its search's pruner
-    says so (True), and the search goes on with the next trials."""
-    if not pruning.judge(session, run, keys):
-        return False
+def report(session: Session, run: Run, points: Sequence, max_batch: int) -> tuple[int, bool]:
+    """Store a running run's metrics; running -> pruned when its search's pruner says so at one
+    of their evaluations, and the search goes on with the next trials. How many points were
+    new, and whether the run was pruned."""
+    before = pruning.reported_before(session, run)
+    inserted = ingest.ingest(session, run.id, points, max_batch)
+    if not pruning.judge(session, run, {p.key for p in points}, before):
+        return inserted, False
     _stop(session, run, RunStatus.pruned, AttemptOutcome.pruned, utcnow())
     ended(session, run)
-    return True
+    return inserted, True
+
+
+def judged_metric(session: Session, run: Run) -> str | None:
+    """The metric whose reports the run's search prunes on (None: nothing prunes the run)."""
+    spec = trials.spec_for(session, run.experiment_id)
+    return spec.objective.metric if spec is not None and spec.prunes else None
 
 
 def _stop(session: Session, run: Run, status: RunStatus, outcome: AttemptOutcome,
@@ -205,9 +214,7 @@ def record_metrics(session: Session, run_id: str, attempt: int, worker: Principa
                    points: Sequence, max_batch: int) -> tuple[int, bool]:
     """Metrics of the attempt holding the lease; replayed points are ignored. How many were
     new, and whether the search's pruner stopped the run on them."""
-    run = holding(session, run_id, attempt, worker)
-    inserted = ingest.ingest(session, run_id, points, max_batch)
-    return inserted, after_report(session, run, {p.key for p in points})
+    return report(session, holding(session, run_id, attempt, worker), points, max_batch)
 
 
 def store_checkpoint(session: Session, run_id: str, attempt: int, worker: Principal,

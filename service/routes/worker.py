@@ -49,7 +49,8 @@ def _lease_once(request: Request, worker_id: str, settings: Settings, worker) ->
             run_id=run.id, attempt=run.attempt, config=flatten(run.config),
             lease_seconds=settings.lease_seconds, checkpoint_step=run.checkpoint_step,
             limits=WorkerLimits(max_metric_batch=settings.max_metric_batch,
-                                max_checkpoint_bytes=settings.max_checkpoint_bytes))
+                                max_checkpoint_bytes=settings.max_checkpoint_bytes),
+            prune_metric=leases.judged_metric(session, run))
         session.commit()
     return out
 

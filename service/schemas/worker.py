@@ -35,6 +35,10 @@ class LeaseOut(BaseModel):
     lease_seconds: float
     checkpoint_step: int | None
     limits: WorkerLimits
+    prune_metric: str | None = Field(None, description="the metric whose reports the run's "
+                                                       "search prunes on: after logging it, "
+                                                       "wait for the answer (``pruned``) "
+                                                       "before training on")
 
 
 class AttemptBody(Strict):

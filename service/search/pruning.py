@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from optuna.trial import TrialState
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..models import Run
+from ..models import Metric, Run
 from .pruners import TrialRecord, should_prune
 from .trials import load_trials, lock, search_of, spec_for
 
@@ -18,17 +19,34 @@ _RECORD_STATES = {TrialState.RUNNING: "running", TrialState.COMPLETE: "complete"
                   TrialState.PRUNED: "pruned", TrialState.FAIL: "failed"}
 
 
-def judge(session: Session, run: Run, keys: Iterable[str]) -> bool:
-    """True when ``run``'s search prunes it at the report just stored (its metrics ``keys``
-    included the objective)."""
+def reported_before(session: Session, run: Run) -> int:
+    """How many objective reports the run had before the batch being stored (call before the
+    ingest): the evaluations after it are the ones to judge."""
+    spec = spec_for(session, run.experiment_id)
+    if spec is None or not spec.prunes:
+        return 0
+    return session.scalar(select(func.count()).select_from(Metric).where(
+        Metric.run_id == run.id, Metric.key == spec.objective.metric))
+
+
+def judge(session: Session, run: Run, keys: Iterable[str], before: int) -> bool:
+    """True when ``run``'s search prunes it at one of the reports just stored (its metrics
+    ``keys`` included the objective; it had ``before`` reports until now). A batch may carry
+    several evaluations: each is judged in turn, as if it had come alone, since Optuna's pruner
+    is asked after every report."""
     spec = spec_for(session, run.experiment_id)
     if spec is None or not spec.prunes or spec.objective.metric not in set(keys):
         return False
     experiment = lock(session, run.experiment_id)
     trials = load_trials(session, experiment, search_of(experiment))
     current = next((t for t in trials if t.run.id == run.id), None)
-    if current is None or current.state != TrialState.RUNNING or not current.intermediate:
+    if current is None or current.state != TrialState.RUNNING:
         return False
-    records = [TrialRecord(t.row.number, _RECORD_STATES[t.state], t.intermediate)
-               for t in trials]
-    return should_prune(spec.pruner, spec.objective.direction, records, current.row.number)
+    others = [TrialRecord(t.row.number, _RECORD_STATES[t.state], t.intermediate)
+              for t in trials if t is not current]
+    for evaluation in range(before + 1, len(current.intermediate) + 1):
+        so_far = {i: v for i, v in current.intermediate.items() if i <= evaluation}
+        records = [*others, TrialRecord(current.row.number, "running", so_far)]
+        if should_prune(spec.pruner, spec.objective.direction, records, current.row.number):
+            return True
+    return False

@@ -17,7 +17,7 @@ import httpx
 from .internals import ALL_SCOPES, APP_FACTORY, migrate_database, superuser_token
 from .processes import child_env, free_port, spawn, stop_process, wait_until
 
-ENDED = {"succeeded", "failed", "diverged", "cancelled"}
+ENDED = {"succeeded", "failed", "diverged", "pruned", "cancelled"}
 
 
 class Server:

@@ -273,3 +273,25 @@ def test_the_demo_experiments_are_accepted_and_the_search_starts(client):
     search = client.get(API, params={"tag": "search"}).json()["experiments"]
     assert [e["name"] for e in search] == [SEARCH["name"]]
     assert search[0]["status_counts"] == {"queued": SEARCH["search"]["parallelism"]}
+
+
+def test_a_batch_of_several_evaluations_is_judged_at_each_of_them(client):
+    """The pruner is asked after every report, as in one Optuna process: a trial whose batch
+    passes the last rung but failed an earlier one is pruned."""
+    body = search_request(trials=2, external=True, method="random",
+                          pruner={"name": "asha", "min_resource": 1, "reduction_factor": 2})
+    experiment_id = client.post(API, json=body).json()["id"]
+
+    def log(run_id: str, values: list[float], first_step: int = 0):
+        return client.post(f"/api/v1/runs/{run_id}/metrics", json={"metrics": [
+            {"key": "val_loss", "step": first_step + i, "value": v}
+            for i, v in enumerate(values)]}).json()
+
+    first = ask(client, experiment_id).json()["id"]
+    for step, value in enumerate([1.0, 0.5, 0.9, 0.9]):  # rungs at evaluations 1, 2 and 4
+        assert log(first, [value], step)["pruned"] is False
+    client.post(f"/api/v1/runs/{first}/finish", json={})
+    second = ask(client, experiment_id).json()["id"]
+    # passes rung 1 (0.8 < 1.0) and would pass rung 4 (0.1 < 0.9), but fails rung 2 (0.9 > 0.5)
+    assert log(second, [0.8, 0.9, 0.1, 0.1]) == {"received": 4, "inserted": 4, "pruned": True}
+    assert client.get(f"/api/v1/runs/{second}").json()["status"] == "pruned"
