@@ -44,7 +44,7 @@ def summarise_search(session: Session, experiment: Experiment) -> dict[str, Any]
             "done": sum(t.state != TrialState.RUNNING for t in trials),
             "in_flight": sum(t.state == TrialState.RUNNING for t in trials),
             "pruned": sum(t.state == TrialState.PRUNED for t in trials),
-            "best_run_id": best.run.id if best else None,
+            "best_run_id": best.run_id if best else None,
             "best_value": encode_value(best.value) if best else None}
 
 
@@ -53,9 +53,9 @@ def trial_table(session: Session, experiment: Experiment
     """The search, and every trial: number, run, status, sampled parameters, objective
     (complete trials), evaluations reported, and when it ended — in order of number."""
     spec = adaptive_search(experiment)
-    return spec, [{"number": t.row.number, "run_id": t.run.id, "status": t.run.status,
-             "params": t.row.params, "evaluations": len(t.intermediate),
-             "value": _value(t), "finished_at": t.run.finished_at}
+    return spec, [{"number": t.number, "run_id": t.run_id, "status": t.status,
+             "params": t.params, "evaluations": len(t.intermediate),
+             "value": _value(t), "finished_at": t.finished_at}
             for t in load_trials(session, experiment, spec)]
 
 

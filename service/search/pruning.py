@@ -39,14 +39,14 @@ def judge(session: Session, run: Run, keys: Iterable[str], before: int) -> bool:
         return False
     experiment = lock(session, run.experiment_id)
     trials = load_trials(session, experiment, search_of(experiment))
-    current = next((t for t in trials if t.run.id == run.id), None)
+    current = next((t for t in trials if t.run_id == run.id), None)
     if current is None or current.state != TrialState.RUNNING:
         return False
-    others = [TrialRecord(t.row.number, _RECORD_STATES[t.state], t.intermediate)
+    others = [TrialRecord(t.number, _RECORD_STATES[t.state], t.intermediate)
               for t in trials if t is not current]
     for evaluation in range(before + 1, len(current.intermediate) + 1):
         so_far = {i: v for i, v in current.intermediate.items() if i <= evaluation}
-        records = [*others, TrialRecord(current.row.number, "running", so_far)]
-        if should_prune(spec.pruner, spec.objective.direction, records, current.row.number):
+        records = [*others, TrialRecord(current.number, "running", so_far)]
+        if should_prune(spec.pruner, spec.objective.direction, records, current.number):
             return True
     return False

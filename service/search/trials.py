@@ -56,11 +56,13 @@ def spec_for(session: Session, experiment_id: str | None) -> SearchSpec | None:
 
 def load_trials(session: Session, experiment: Experiment, spec: SearchSpec) -> list[TrialView]:
     """The experiment's trials in order, with their states and objective values."""
-    rows = session.execute(select(Trial, Run).join(Run, Run.id == Trial.run_id)
-                           .where(Trial.experiment_id == experiment.id)
-                           .order_by(Trial.number)).all()
-    series = objective_series(session, [run.id for _, run in rows], spec.objective.metric)
-    return [_view(trial, run, series.get(run.id, []), spec) for trial, run in rows]
+    rows = session.execute(
+        select(Trial.number, Trial.params, Trial.system_attrs, Run.id, Run.status,
+               Run.finished_at)
+        .join(Run, Run.id == Trial.run_id).where(Trial.experiment_id == experiment.id)
+        .order_by(Trial.number)).all()
+    series = objective_series(session, [row[3] for row in rows], spec.objective.metric)
+    return [_view(row, series.get(row[3], []), spec) for row in rows]
 
 
 def objective_series(session: Session, run_ids: list[str], metric: str
@@ -77,16 +79,17 @@ def objective_series(session: Session, run_ids: list[str], metric: str
     return out
 
 
-def _view(trial: Trial, run: Run, values: list[float], spec: SearchSpec) -> TrialView:
+def _view(row, values: list[float], spec: SearchSpec) -> TrialView:
+    number, params, system_attrs, run_id, status, finished_at = row
     intermediate = {i: v for i, v in enumerate(values, start=1)}
-    objective = spec.objective
-    if run.status == RunStatus.diverged.value:
-        return TrialView(trial, run, TrialState.COMPLETE, objective.worst, intermediate)
-    if run.status == RunStatus.succeeded.value:
-        value = final_value(values, objective.mode, objective.at)
+    state, value = _STATES.get(status), None
+    if status == RunStatus.diverged.value:
+        state, value = TrialState.COMPLETE, spec.objective.worst
+    elif status == RunStatus.succeeded.value:
+        value = final_value(values, spec.objective.mode, spec.objective.at)
         state = TrialState.FAIL if value is None else TrialState.COMPLETE
-        return TrialView(trial, run, state, value, intermediate)
-    return TrialView(trial, run, _STATES[run.status], None, intermediate)
+    return TrialView(number, params, system_attrs or {}, run_id, status, finished_at, state,
+                     value, intermediate)
 
 
 def final_value(values: list[float], mode: str, at: str) -> float | None:
@@ -130,7 +133,8 @@ def create_trials(session: Session, experiment: Experiment, spec: SearchSpec, co
         row = Trial(experiment_id=experiment.id, number=number, run_id=run.id, params=params,
                     system_attrs=attrs)
         session.add(row)
-        trials.append(TrialView(row, run, _STATES.get(run.status, TrialState.FAIL), None, {}))
+        trials.append(TrialView(number, params, attrs, run.id, run.status, None,
+                                _STATES.get(run.status, TrialState.FAIL), None, {}))
         made.append(run)
     return made
 
