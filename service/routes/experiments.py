@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
@@ -34,7 +36,8 @@ def create_experiment(body: ExperimentCreate, request: Request, session: WriteSe
     request.app.state.queue_signal.notify()  # wake workers waiting for a lease
     return ExperimentOut(id=experiment.id, name=experiment.name, project=body.project,
                          tags=experiment.tags, created_at=experiment.created_at,
-                         run_ids=[r.id for r in runs], status_counts={"queued": len(runs)})
+                         run_ids=[r.id for r in runs],
+                         status_counts=dict(Counter(r.status for r in runs)))
 
 
 @router.get("", response_model=ExperimentPage)

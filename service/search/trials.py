@@ -114,13 +114,14 @@ def lock(session: Session, experiment_id: str) -> Experiment:
 
 def create_trials(session: Session, experiment: Experiment, spec: SearchSpec, count: int,
                   external: bool = False) -> list[Run]:
-    """Up to ``count`` new trials (never beyond ``trials``), each asked with the ones before it
-    running; queued for workers, or ``external`` runs already running. A sampled config that
-    optim_core refuses becomes a failed trial, so a search never stalls on it."""
+    """Up to ``count`` new trials to run (never beyond ``trials``), each asked with the ones
+    before it running; queued for workers, or ``external`` runs already running. A sampled
+    config that optim_core refuses, or a sampler that fails, becomes a failed trial and the
+    next one is asked, so a search never stalls on it. The trials made, failed ones too."""
     trials = load_trials(session, experiment, spec)
     base = base_config(experiment.request)
-    made = []
-    for _ in range(max(0, min(count, spec.trials - len(trials)))):
+    made, to_run = [], 0
+    while to_run < count and len(trials) < spec.trials:
         number = len(trials)
         try:
             params, attrs = ask(experiment, spec, trials)
@@ -130,12 +131,12 @@ def create_trials(session: Session, experiment: Experiment, spec: SearchSpec, co
         run = _trial_run(experiment, base, params, number, external)
         session.add(run)
         session.flush()
-        row = Trial(experiment_id=experiment.id, number=number, run_id=run.id, params=params,
-                    system_attrs=attrs)
-        session.add(row)
-        trials.append(TrialView(number, params, attrs, run.id, run.status, None,
-                                _STATES.get(run.status, TrialState.FAIL), None, {}))
+        session.add(Trial(experiment_id=experiment.id, number=number, run_id=run.id,
+                          params=params, system_attrs=attrs))
+        state = _STATES.get(run.status, TrialState.FAIL)
+        trials.append(TrialView(number, params, attrs, run.id, run.status, None, state, None, {}))
         made.append(run)
+        to_run += state == TrialState.RUNNING
     return made
 
 
@@ -201,4 +202,4 @@ def ask_external(session: Session, experiment: Experiment) -> Run:
     made = create_trials(session, lock(session, experiment.id), spec, 1, external=True)
     if not made:
         raise Conflict(f"all {spec.trials} trials of experiment {experiment.id!r} were asked")
-    return made[0]
+    return made[-1]  # the one to train (after any that failed at creation)

@@ -295,3 +295,27 @@ def test_a_batch_of_several_evaluations_is_judged_at_each_of_them(client):
     # passes rung 1 (0.8 < 1.0) and would pass rung 4 (0.1 < 0.9), but fails rung 2 (0.9 > 0.5)
     assert log(second, [0.8, 0.9, 0.1, 0.1]) == {"received": 4, "inserted": 4, "pruned": True}
     assert client.get(f"/api/v1/runs/{second}").json()["status"] == "pruned"
+
+
+def test_a_sampler_that_fails_makes_a_failed_trial_and_the_search_goes_on(client, monkeypatch):
+    from service.search import trials
+
+    real, calls = trials.ask, []
+
+    def flaky(*args):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("the sampler broke")
+        return real(*args)
+
+    monkeypatch.setattr(trials, "ask", flaky)
+    created = client.post(API, json=search_request(trials=3, parallelism=1))
+    assert created.status_code == 201, created.text
+    assert created.json()["status_counts"] == {"failed": 1, "queued": 1}
+    experiment_id, runs = created.json()["id"], created.json()["run_ids"]
+    broken = client.get(f"/api/v1/runs/{runs[0]}").json()
+    assert broken["status"] == "failed" and "sampler" in broken["error"]
+    while (next_run := lease(client)) is not None:  # the search still runs to its end
+        train(client, next_run, [loss_of(next_run["config"])])
+    search = experiment(client, experiment_id)["search"]
+    assert (search["done"], search["in_flight"]) == (3, 0) and search["best_run_id"]
