@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, DateTime, Float, ForeignKey,
-                        Index, Integer, MetaData, String, Text, TypeDecorator)
+                        Index, Integer, MetaData, String, Text, TypeDecorator, false)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -195,6 +195,10 @@ class Trial(Base):
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), unique=True)
     params: Mapped[dict[str, Any]] = mapped_column(JSONType)
     system_attrs: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # a comparison's: the optimizer whose search the trial is ("" for any other search), and
+    # whether it is a final run (the best config on a fresh seed) rather than a search trial
+    study: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    final: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class RunTag(Base):

@@ -1,4 +1,5 @@
-"""Experiment export: one row per run, configs flattened to columns, final metrics; streamed."""
+"""Experiment export: one row per run, configs flattened to columns, final metrics; streamed.
+A comparison of optimizers exports its result instead, one row per optimizer (``table``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from optrack.wire import encode_value
 
-from ..models import Run
+from ..models import Experiment, Run
+from ..search.comparison import comparison
 from ..tracking.latest import latest_values
 
 BATCH = 500  # runs fetched per query while streaming
@@ -26,6 +28,26 @@ def flatten(prefix: str, value: Any, out: dict[str, Any]) -> dict[str, Any]:
     else:
         out[prefix] = json.dumps(value) if isinstance(value, list) else value
     return out
+
+
+def _comparison_rows(session: Session, experiment_id: str) -> Iterator[dict[str, Any]]:
+    """One row per optimizer: the fields of GET /experiments/{id}'s comparison, flattened."""
+    result = comparison(session, session.get(Experiment, experiment_id)) or {"optimizers": []}
+    for entry in result["optimizers"]:
+        entry = dict(entry)
+        final = entry.pop("final") or {}
+        interval = final.pop("ci95", None) or [None, None]
+        row = {key: entry.pop(key) for key in ("optimizer", "rank", "status", "budget",
+                                               "trials", "pruned", "best_run_id",
+                                               "best_value")}
+        row.update({f"final.{k}": final.get(k) for k in ("mean", "std", "n", "diverged",
+                                                          "failed")})
+        row["final.ci95_low"], row["final.ci95_high"] = interval
+        row["tuned"] = json.dumps(entry.pop("tuned"))
+        row["final_run_ids"] = json.dumps(entry.pop("final_run_ids"))
+        flatten("best_params", entry.pop("best_params") or {}, row)
+        flatten("best_config", entry.pop("best_config") or {}, row)
+        yield row
 
 
 def _rows(session: Session, experiment_id: str) -> Iterator[dict[str, Any]]:
@@ -47,24 +69,28 @@ def _rows(session: Session, experiment_id: str) -> Iterator[dict[str, Any]]:
         last = runs[-1].id
 
 
-def export_json(session: Session, experiment_id: str) -> Iterator[str]:
+TABLES = {"runs": _rows, "comparison": _comparison_rows}
+
+
+def export_json(session: Session, experiment_id: str, table: str = "runs") -> Iterator[str]:
     yield "["
-    for i, row in enumerate(_rows(session, experiment_id)):
+    for i, row in enumerate(TABLES[table](session, experiment_id)):
         yield ("," if i else "") + json.dumps(row)
     yield "]\n"
 
 
-def export_csv(session: Session, experiment_id: str) -> Iterator[str]:
+def export_csv(session: Session, experiment_id: str, table: str = "runs") -> Iterator[str]:
     """CSV needs its columns first: one pass for the header over the column names, then
     the rows (both streamed in batches)."""
+    rows = TABLES[table]
     columns: dict[str, None] = {}
-    for row in _rows(session, experiment_id):
+    for row in rows(session, experiment_id):
         columns.update(dict.fromkeys(row))
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="ignore")
     writer.writeheader()
     yield buf.getvalue()
-    for row in _rows(session, experiment_id):
+    for row in rows(session, experiment_id):
         buf.seek(0)
         buf.truncate()
         writer.writerow(row)

@@ -14,6 +14,7 @@ from ..query.compiler import SortKey
 from ..query.pagination import Keyset, fingerprint
 from ..tracking.latest import latest_values
 from ..search.analysis import summarise_search
+from ..search.comparison import comparison
 from .lifecycle import get_experiment
 from .summary import summarise
 
@@ -55,12 +56,12 @@ def status_counts(session: Session, experiment_ids: Sequence[str]) -> dict[str, 
 
 
 def experiment_detail(session: Session, user: Principal, experiment_id: str
-                      ) -> tuple[Experiment, list[Run], list[dict], dict | None]:
+                      ) -> tuple[Experiment, list[Run], list[dict], dict | None, dict | None]:
     """The experiment if the caller may see it, its runs by name (``<name> #<n>``: the order
-    of the request; trials by number), its summary table (summary.py) and its adaptive
-    search's progress (None for a grid)."""
+    of the request; trials by number), its summary table (summary.py), its adaptive
+    search's progress (None for a grid) and a comparison's result (None for the rest)."""
     experiment = get_experiment(session, user, experiment_id)
     runs = list(session.scalars(select(Run).where(Run.experiment_id == experiment_id)
                                 .order_by(Run.created_at, Run.name)))
     return (experiment, runs, summarise(runs, latest_values(session, [r.id for r in runs])),
-            summarise_search(session, experiment))
+            summarise_search(session, experiment), comparison(session, experiment))

@@ -12,9 +12,10 @@ from ..auth.principal import Principal
 from ..errors import InvalidInput
 from ..models import Experiment, ExperimentTag, Run, RunTag, utcnow
 from ..projects import writable_project
+from ..search import schedule, studies
 from ..search.spec import parse_search
 from ..search.configs import base_config, check_space
-from ..search.trials import ask_external, create_trials
+from ..search.trials import ask_external
 from .expansion import expand
 from .lifecycle import get_experiment
 
@@ -38,8 +39,7 @@ def submit_experiment(session: Session, user: Principal, name: str, project: str
     session.add(experiment)
     session.flush()
     if adaptive:  # the first trials now; each one that ends asks for its successors
-        runs = [] if search.external else create_trials(session, experiment, search,
-                                                        search.parallelism)
+        runs = schedule.top_up(session, experiment.id)
     else:
         width = len(str(len(expanded)))
         stem = name[:NAME_LENGTH - width - 2]  # "<name> #<n>" must fit the column
@@ -53,7 +53,10 @@ def submit_experiment(session: Session, user: Principal, name: str, project: str
 
 
 def _adaptive_base(spec: dict[str, Any], search, max_runs: int) -> list:
-    """An adaptive search's one base config, validated with its space."""
+    """An adaptive search's one base config, validated with its space (a comparison's: one
+    per optimizer)."""
+    if search.compare is not None:
+        return studies.check(spec, search, max_runs, expand)
     if search.trials > max_runs:
         raise InvalidInput.field("search.trials", f"must be <= {max_runs} (the limit of runs "
                                                   f"per experiment)")

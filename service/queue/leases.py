@@ -11,8 +11,8 @@ State transitions, each written where it happens:
     running -> pruned      report: the search's pruner stops the run (worker or external)
     queued | running -> cancelled     cancel: a user's cancel (runs.cancel) and the deletion
                                       of the experiment (experiments.lifecycle.soft_delete)
-When a trial of an adaptive search ends, ``ended`` queues its successors (search/trials.top_up) in
-the same transaction.
+When a trial of an adaptive search ends, ``ended`` queues its successors (search/schedule.top_up)
+in the same transaction.
 Every worker call names (run id, attempt) and gets 409 (LeaseLost) when that attempt no
 longer holds the lease, or 404 when the run is not there for the worker's token (never
 existed, purged, or another project's): to the worker both mean the lease is lost (except
@@ -34,7 +34,7 @@ from ..auth.principal import Principal
 from ..errors import Conflict, NotFound
 from ..models import AttemptOutcome, Run, RunAttempt, RunStatus, utcnow
 from ..settings import Settings
-from ..search import pruning, trials
+from ..search import pruning, schedule, trials
 from ..tracking import ingest
 from . import checkpoints
 
@@ -163,7 +163,9 @@ def report(session: Session, run: Run, points: Sequence, max_batch: int) -> tupl
 def judged_metric(session: Session, run: Run) -> str | None:
     """The metric whose reports the run's search prunes on (None: nothing prunes the run)."""
     spec = trials.spec_for(session, run.experiment_id)
-    return spec.objective.metric if spec is not None and spec.prunes else None
+    if spec is None or not spec.prunes or trials.is_final(session, run.id):
+        return None
+    return spec.objective.metric
 
 
 def _stop(session: Session, run: Run, status: RunStatus, outcome: AttemptOutcome,
@@ -176,7 +178,7 @@ def _stop(session: Session, run: Run, status: RunStatus, outcome: AttemptOutcome
 
 def ended(session: Session, run: Run) -> None:
     """A run reached its final state: a trial's search queues its successors."""
-    trials.trial_ended(session, run)
+    schedule.trial_ended(session, run)
 
 
 def _requeue_or_fail(session: Session, run: Run, settings: Settings, now: datetime,

@@ -61,12 +61,14 @@ def get_experiments(session: ReadSession, settings: SettingsDep, user: CurrentUs
 def get_experiment(experiment_id: str, session: ReadSession,
                    user: CurrentUser) -> ExperimentDetail:
     """The experiment with run counts per status and its summary table."""
-    experiment, runs, summary, search = experiment_detail(session, user, experiment_id)
+    experiment, runs, summary, search, compared = experiment_detail(session, user,
+                                                                    experiment_id)
     view = experiment_views(session, [experiment])[0]
     return ExperimentDetail(**view.model_dump(exclude={"run_ids"}), run_ids=[r.id for r in runs],
                             request=experiment.request,
                             summary=[SummaryRow(**row) for row in summary],
-                            search=None if search is None else SearchSummary(**search))
+                            search=None if search is None else SearchSummary(**search),
+                            comparison=compared)
 
 
 @router.post("/{experiment_id}/trials", status_code=201, response_model=RunOut)
@@ -89,12 +91,15 @@ def list_trials(experiment_id: str, session: ReadSession, user: CurrentUser) -> 
 
 
 @router.get("/{experiment_id}/importance", response_model=ImportanceOut)
-def parameter_importance(experiment_id: str, session: ReadSession,
-                         user: CurrentUser) -> ImportanceOut:
+def parameter_importance(experiment_id: str, session: ReadSession, user: CurrentUser,
+                         optimizer: str | None = Query(None, max_length=40,
+                                                       description="a comparison's optimizer "
+                                                                   "(required there)")
+                         ) -> ImportanceOut:
     """How much each searched parameter matters to the objective, once enough trials are
     complete (409 for a grid)."""
     found, complete = analysis.importances(
-        session, lifecycle.get_experiment(session, user, experiment_id))
+        session, lifecycle.get_experiment(session, user, experiment_id), optimizer)
     return ImportanceOut(importances=found, complete_trials=complete,
                          needed=analysis.MIN_TRIALS_FOR_IMPORTANCE)
 
@@ -102,14 +107,21 @@ def parameter_importance(experiment_id: str, session: ReadSession,
 @router.get("/{experiment_id}/export")
 def export_experiment(experiment_id: str, request: Request, session: ReadSession,
                       user: CurrentUser,
-                      format: str = Query("csv", pattern="^(csv|json)$")) -> StreamingResponse:
-    """One row per run: flattened config columns and final metrics, streamed."""
-    lifecycle.get_experiment(session, user, experiment_id)
+                      format: str = Query("csv", pattern="^(csv|json)$"),
+                      table: str | None = Query(None, pattern="^(runs|comparison)$",
+                                                description="runs, or a comparison's result "
+                                                            "(its default)")
+                      ) -> StreamingResponse:
+    """One row per run: flattened config columns and final metrics, streamed. A comparison of
+    optimizers exports one row per optimizer (its result) unless ``table=runs``."""
+    experiment = lifecycle.get_experiment(session, user, experiment_id)
+    compared = (experiment.request.get("search") or {}).get("method") == "compare"
+    table = table or ("comparison" if compared else "runs")
     writer = export.export_csv if format == "csv" else export.export_json
 
     def body():
         with request.app.state.reader() as own_session:  # outlives the request's session
-            yield from writer(own_session, experiment_id)
+            yield from writer(own_session, experiment_id, table)
 
     media = "text/csv" if format == "csv" else "application/json"
     return StreamingResponse(body(), media_type=media, headers={

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from .common import Json, JsonObject, Name, Page, ProjectName, Strict, Tag, Value
+from .comparison import ComparisonOut
 
 
 class ExperimentCreate(Strict):
@@ -18,7 +19,7 @@ class ExperimentCreate(Strict):
     tags: list[Tag] = Field(default_factory=list, max_length=50)
     dataset: Json = None
     model: Json = None
-    optimizer: Json
+    optimizer: Json = None  # required, except by a comparison (search.optimizers)
     schedule: Json = None
     training: JsonObject = Field(default_factory=dict)
     search: JsonObject | None = None
@@ -60,6 +61,8 @@ class ExperimentDetail(ExperimentOut):
     request: dict[str, Any]
     summary: list[SummaryRow]
     search: SearchSummary | None = Field(None, description="an adaptive search's progress")
+    comparison: ComparisonOut | None = Field(None, description="a comparison of optimizers' "
+                                                               "result so far")
 
 
 class ExperimentPage(Page):
@@ -76,6 +79,9 @@ class TrialOut(BaseModel):
     evaluations: int = Field(description="objective reports so far (the pruner's resource)")
     value: Value | None = Field(description="the objective of a complete trial")
     finished_at: datetime | None
+    optimizer: str | None = Field(None, description="a comparison's: whose search it is")
+    final: bool = Field(False, description="a comparison's final run (best config, fresh "
+                                           "seed), not a search trial")
 
 
 class TrialList(BaseModel):

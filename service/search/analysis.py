@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session
 
 from optrack.wire import encode_value
 
-from ..errors import Conflict
+from ..errors import Conflict, InvalidInput
 from ..models import Experiment
 from .spec import SearchSpec
 from .sampling import distributions, frozen
-from .trials import TrialView, load_trials, search_of
+from .studies import study_spec
+from .trials import TrialView, best_trial, load_trials, search_of
 
 MIN_TRIALS_FOR_IMPORTANCE = 4  # complete trials before importances mean anything
 
@@ -36,10 +37,8 @@ def summarise_search(session: Session, experiment: Experiment) -> dict[str, Any]
     spec = search_of(experiment)
     if spec is None or not spec.adaptive:
         return None
-    trials = load_trials(session, experiment, spec)
-    complete = [t for t in trials if t.state == TrialState.COMPLETE and not math.isnan(t.value)]
-    pick = min if spec.objective.mode == "min" else max
-    best = pick(complete, key=lambda t: t.value) if complete else None
+    trials = load_trials(session, experiment, spec, study=None)  # a comparison's: every search
+    best = best_trial(trials, spec.objective.mode)
     return {"method": spec.method, "trials": spec.trials,
             "done": sum(t.state != TrialState.RUNNING for t in trials),
             "in_flight": sum(t.state == TrialState.RUNNING for t in trials),
@@ -51,25 +50,35 @@ def summarise_search(session: Session, experiment: Experiment) -> dict[str, Any]
 def trial_table(session: Session, experiment: Experiment
                 ) -> tuple[SearchSpec, list[dict[str, Any]]]:
     """The search, and every trial: number, run, status, sampled parameters, objective
-    (complete trials), evaluations reported, and when it ended — in order of number."""
+    (complete trials), evaluations reported, and when it ended — in order of number (a
+    comparison's: every optimizer's, its final runs too)."""
     spec = adaptive_search(experiment)
     return spec, [{"number": t.number, "run_id": t.run_id, "status": t.status,
-             "params": t.params, "evaluations": len(t.intermediate),
-             "value": _value(t), "finished_at": t.finished_at}
-            for t in load_trials(session, experiment, spec)]
+                   "params": t.params, "evaluations": len(t.intermediate),
+                   "value": _value(t), "finished_at": t.finished_at,
+                   "optimizer": t.study or None, "final": t.final}
+                  for t in load_trials(session, experiment, spec, study=None, final=None)]
 
 
 def _value(trial: TrialView):
     return encode_value(trial.value) if trial.state == TrialState.COMPLETE else None
 
 
-def importances(session: Session, experiment: Experiment) -> tuple[dict[str, float] | None, int]:
+def importances(session: Session, experiment: Experiment, optimizer: str | None = None
+                ) -> tuple[dict[str, float] | None, int]:
     """Parameter importances by Optuna's default evaluator (fANOVA) over the complete trials
-    with a finite objective, and how many there are; None below ``MIN_TRIALS_FOR_IMPORTANCE``
-    or when no parameter varies."""
+    with a finite objective (of a comparison: of one ``optimizer``'s search), and how many
+    there are; None below ``MIN_TRIALS_FOR_IMPORTANCE`` or when no parameter varies."""
     spec = adaptive_search(experiment)
+    study = ""
+    if spec.compare is not None:
+        if optimizer not in spec.compare.optimizers:
+            raise InvalidInput.field("optimizer", f"must name one of the comparison's "
+                                                  f"optimizers "
+                                                  f"({', '.join(spec.compare.optimizers)})")
+        spec, study = study_spec(spec, optimizer), optimizer
     dists = distributions(spec.space)
-    complete = [t for t in load_trials(session, experiment, spec)
+    complete = [t for t in load_trials(session, experiment, spec, study)
                 if t.state == TrialState.COMPLETE and math.isfinite(t.value)]
     if len(complete) < MIN_TRIALS_FOR_IMPORTANCE:
         return None, len(complete)

@@ -84,9 +84,9 @@ def optimizer_fields(name: Any) -> set[str] | None:
 CORNERS = 256  # sampled-config corners validated at submission, at most
 
 
-def check_space(base: dict[str, Any], spec: SearchSpec) -> None:
-    """InvalidInput, naming the space's field, when the space can produce a config optim_core
-    refuses: every optimizer hyperparameter must belong to an optimizer of the search, and the
+def check_space(base: dict[str, Any], spec: SearchSpec, loc: str = "search.space") -> None:
+    """InvalidInput, naming the space's field (under ``loc``), when the space can produce a
+    config optim_core refuses: every optimizer hyperparameter must belong to an optimizer of the search, and the
     corners of the space (each range's ends, every choice) must validate."""
     space = spec.space
     names = space.get("optimizer.name", {}).get("choice") or [_optimizer_name(base)]
@@ -94,17 +94,17 @@ def check_space(base: dict[str, Any], spec: SearchSpec) -> None:
         section, _, key = path.partition(".")
         fields = [optimizer_fields(n) or set() for n in names]
         if section == "optimizer" and not any(key in f for f in fields):
-            raise InvalidInput.field(f"search.space.{path}", f"no optimizer of this search "
-                                                             f"({', '.join(map(str, names))}) "
-                                                             f"has {key}")
+            raise InvalidInput.field(f"{loc}.{path}", f"no optimizer of this search "
+                                                      f"({', '.join(map(str, names))}) "
+                                                      f"has {key}")
     axes = [[(path, v) for v in _corners(dist)] for path, dist in space.items()]
     for combo in itertools.islice(itertools.product(*axes), CORNERS):
         params = dict(combo)
         try:
             trial_config(base, params)
         except InvalidInput as exc:
-            loc = exc.details[0]["loc"] if exc.details else ""
-            field = f"search.space.{loc}" if loc in space else loc or "search.space"
+            bad = exc.details[0]["loc"] if exc.details else ""
+            field = f"{loc}.{bad}" if bad in space else bad or loc
             rule = exc.details[0]["msg"] if exc.details else exc.message
             raise InvalidInput.field(field, f"{rule} (at {params})") from None
 

@@ -11,7 +11,7 @@ from optuna.trial import TrialState
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..models import Metric, Run
+from ..models import Metric, Run, Trial
 from .pruners import TrialRecord, should_prune
 from .trials import load_trials, lock, search_of, spec_for
 
@@ -38,15 +38,21 @@ def judge(session: Session, run: Run, keys: Iterable[str], before: int) -> bool:
     if spec is None or not spec.prunes or spec.objective.metric not in set(keys):
         return False
     experiment = lock(session, run.experiment_id)
-    trials = load_trials(session, experiment, search_of(experiment))
-    current = next((t for t in trials if t.run_id == run.id), None)
-    if current is None or current.state != TrialState.RUNNING:
+    study = session.execute(select(Trial.study, Trial.final)
+                            .where(Trial.run_id == run.id)).first()
+    if study is None or study.final:  # not a trial, or a comparison's final run
         return False
-    others = [TrialRecord(t.number, _RECORD_STATES[t.state], t.intermediate)
-              for t in trials if t is not current]
+    trials = load_trials(session, experiment, search_of(experiment), study.study)
+    at = next((i for i, t in enumerate(trials) if t.run_id == run.id), None)
+    if at is None or trials[at].state != TrialState.RUNNING:
+        return False
+    # numbered within the study, as in the Optuna study of this search alone
+    current = trials[at]
+    others = [TrialRecord(i, _RECORD_STATES[t.state], t.intermediate)
+              for i, t in enumerate(trials) if i != at]
     for evaluation in range(before + 1, len(current.intermediate) + 1):
         so_far = {i: v for i, v in current.intermediate.items() if i <= evaluation}
-        records = [*others, TrialRecord(current.number, "running", so_far)]
-        if should_prune(spec.pruner, spec.objective.direction, records, current.number):
+        records = [*others, TrialRecord(at, "running", so_far)]
+        if should_prune(spec.pruner, spec.objective.direction, records, at):
             return True
     return False

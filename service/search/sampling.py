@@ -18,7 +18,6 @@ from optuna.distributions import (BaseDistribution, CategoricalDistribution, Flo
 from optuna.storages import InMemoryStorage
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
-from ..models import Experiment
 from .spec import SearchSpec, check_distribution
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # the service logs its own decisions
@@ -38,6 +37,8 @@ class TrialView:
     state: TrialState
     value: float | None  # the objective of a complete trial
     intermediate: dict[int, float]  # evaluation index (1, 2, …) → objective
+    study: str = ""  # a comparison's optimizer ("" for any other search)
+    final: bool = False  # a comparison's re-run of its optimizer's best config on a fresh seed
 
 
 class _OwnedTrialsStorage(InMemoryStorage):
@@ -100,20 +101,19 @@ def frozen(view: TrialView, dists: dict[str, BaseDistribution]) -> FrozenTrial:
                         system_attrs=view.system_attrs or {})
 
 
-def ask(experiment: Experiment, spec: SearchSpec,
-        trials: list[TrialView]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The next trial's parameters and the sampler's notes on it; updates the experiment's
-    sampler state."""
+def ask(name: str, spec: SearchSpec, trials: list[TrialView], state: dict[str, Any]
+        ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The next trial's parameters, the sampler's notes on it, and the study's notes after
+    it (``state`` before) — of the study ``name`` whose trials so far are ``trials``."""
     dists = distributions(spec.space)
-    study = optuna.create_study(storage=_OwnedTrialsStorage(),
-                                study_name=f"optrack-{experiment.id}",
+    study = optuna.create_study(storage=_OwnedTrialsStorage(), study_name=f"optrack-{name}",
                                 sampler=make_sampler(spec, len(trials)),
                                 direction=spec.objective.direction)
     storage = study._storage
-    for key, value in (experiment.search_state or {}).items():
+    for key, value in state.items():
         storage.set_study_system_attr(study._study_id, key, value)
     for view in trials:
         study.add_trial(frozen(view, dists))
     asked = study.ask(fixed_distributions=dists)
-    experiment.search_state = dict(storage.get_study_system_attrs(study._study_id))
-    return dict(asked.params), dict(storage.get_trial_system_attrs(asked._trial_id))
+    return (dict(asked.params), dict(storage.get_trial_system_attrs(asked._trial_id)),
+            dict(storage.get_study_system_attrs(study._study_id)))

@@ -8,7 +8,16 @@
 
 ``random`` without an objective or pruner is today's random search, expanded at submission
 (expansion.py); every other search is adaptive: its trials are asked of an Optuna sampler one at
-a time, at most ``parallelism`` queued or running at once (search.py).
+a time, at most ``parallelism`` queued or running at once (trials.py).
+
+``compare`` is a fair comparison of optimizers: one search per optimizer, each with the same
+``budget``, sampler and pruner, then its best config re-run on ``final_seeds`` fresh seeds
+(studies.py runs it, comparison.py reports it):
+
+    {"method": "compare", "optimizers": ["sgd", "momentum", "adagrad", "adam"],
+     "tune": {"optimizer.lr": {"log_uniform": [1e-5, 1.0]}}, "budget": 20, "sampler": "tpe",
+     "final_seeds": 5, "seed": 0, "objective": {"metric": "val_loss", "mode": "min"},
+     "pruner": {"name": "asha"}}
 """
 
 from __future__ import annotations
@@ -19,10 +28,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import optim_core
+
 from ..errors import InvalidInput
 from .pruners import validate_pruner
 
-METHODS = ("random", "tpe", "cmaes", "gp", "qmc")
+METHODS = ("random", "tpe", "cmaes", "gp", "qmc", "compare")
+SAMPLERS = ("random", "tpe", "cmaes", "gp", "qmc")  # what each search of a comparison uses
 DISTRIBUTIONS = ("uniform", "log_uniform", "int_uniform", "choice")
 SECTIONS = ("dataset", "model", "optimizer", "schedule", "training")
 ADAPTIVE_PARALLELISM = 4  # runs of an adaptive search queued or running at once, by default
@@ -55,6 +67,7 @@ class SearchSpec:
     objective: Objective | None
     pruner: dict[str, Any]  # validated, {"name": "none"} for no pruning
     external: bool  # trials only through POST /experiments/{id}/trials (ask and tell)
+    compare: Comparison | None = None  # method "compare": the optimizers and their searches
 
     @property
     def adaptive(self) -> bool:
@@ -67,12 +80,49 @@ class SearchSpec:
         return self.pruner["name"] != "none"
 
 
+# An optimizer's fields that make it another optimizer of the chapter: "sgd" with momentum is
+# Momentum, so a comparison tunes neither into plain SGD.
+NOT_TUNED = {"sgd": {"momentum", "dampening", "nesterov"}}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What ``compare`` adds to a search: every optimizer gets ``budget`` trials of the
+    search's sampler over the ``tune`` fields it has, then ``final_seeds`` runs of its best."""
+
+    optimizers: tuple[str, ...]
+    tune: dict[str, dict[str, Any]]  # config path → distribution
+    budget: int
+    final_seeds: int
+    sampler: str  # each optimizer's search's method
+
+    def tuned(self, optimizer: str) -> list[str]:
+        """The tune fields that apply to ``optimizer`` (other sections' apply to every one)."""
+        return [path for path in self.tune if applies(path, optimizer)]
+
+    def trials_of(self, optimizer: str) -> int:
+        """An optimizer's search trials: ``budget``, or one when nothing is tuned for it (its
+        runs would all be the same run: training is deterministic)."""
+        return self.budget if self.tuned(optimizer) else 1
+
+
+def applies(path: str, optimizer: str) -> bool:
+    """Whether the config field ``path`` is one a comparison tunes for ``optimizer``."""
+    section, _, key = path.partition(".")
+    if section != "optimizer":
+        return True
+    fields = optim_core.catalog()["optimizers"][optimizer]["hyperparameters"]
+    return key in fields and key not in NOT_TUNED.get(optimizer, ())
+
+
 def parse_search(search: Any) -> SearchSpec | None:
     """The validated search of a request (None: a grid); InvalidInput names the field."""
     if search is None:
         return None
     if not isinstance(search, dict):
         raise InvalidInput.field("search", "must be an object")
+    if search.get("method") == "compare":
+        return _comparison(search)
     known = {"method", "trials", "parallelism", "seed", "space", "objective", "pruner",
              "external"}
     for key in search:
@@ -83,9 +133,7 @@ def parse_search(search: Any) -> SearchSpec | None:
     if method not in METHODS:
         raise InvalidInput.field("search.method", f"must be one of {', '.join(METHODS)}, "
                                                   f"got {method!r}")
-    if method == "gp" and importlib.util.find_spec("torch") is None:
-        raise InvalidInput.field("search.method", "gp needs PyTorch, which optrack does not "
-                                                  "install; use tpe, cmaes, qmc or random")
+    _check_gp(method, "search.method")
     trials = _integer(search.get("trials"), "search.trials", 1)
     objective = _objective(search.get("objective"))
     pruner = validate_pruner(search.get("pruner"))
@@ -102,6 +150,66 @@ def parse_search(search: Any) -> SearchSpec | None:
     parallelism = _integer(search.get("parallelism", default), "search.parallelism", 1)
     return SearchSpec(method, trials, parallelism, spec.seed, spec.space, objective, pruner,
                       external)
+
+
+def _check_gp(method: str, loc: str) -> None:
+    if method == "gp" and importlib.util.find_spec("torch") is None:
+        raise InvalidInput.field(loc, "gp needs PyTorch, which optrack does not install; use "
+                                      "tpe, cmaes, qmc or random")
+
+
+COMPARE_FIELDS = ("method", "optimizers", "tune", "budget", "sampler", "final_seeds", "seed",
+                  "objective", "pruner", "parallelism")
+
+
+def _comparison(search: dict[str, Any]) -> SearchSpec:
+    for key in search:
+        if key not in COMPARE_FIELDS:
+            raise InvalidInput.field(f"search.{key}", f"is not a field of a comparison "
+                                                      f"({', '.join(sorted(COMPARE_FIELDS))})")
+    optimizers = _optimizers(search.get("optimizers"))
+    tune = _space(search.get("tune"), "search.tune")
+    for path in tune:
+        if path in ("optimizer.name", "training.seed"):
+            raise InvalidInput.field(f"search.tune.{path}", "is not tunable in a comparison "
+                                                            "(the optimizers are "
+                                                            "search.optimizers; the final runs "
+                                                            "take fresh seeds)")
+        if not any(applies(path, name) for name in optimizers):
+            raise InvalidInput.field(f"search.tune.{path}", f"no optimizer of the comparison "
+                                                            f"({', '.join(optimizers)}) has "
+                                                            f"{path.partition('.')[2]}")
+    sampler = search.get("sampler", "tpe")
+    if sampler not in SAMPLERS:
+        raise InvalidInput.field("search.sampler", f"must be one of {', '.join(SAMPLERS)}, "
+                                                   f"got {sampler!r}")
+    _check_gp(sampler, "search.sampler")
+    compare = Comparison(optimizers, tune, _integer(search.get("budget", 20), "search.budget", 1),
+                         _integer(search.get("final_seeds", 5), "search.final_seeds", 2), sampler)
+    objective = _objective(search.get("objective"))
+    if objective is None:
+        raise InvalidInput.field("search.objective", "is required by a comparison: which "
+                                                     "metric to minimise or maximise")
+    return SearchSpec("compare", sum(compare.trials_of(o) for o in optimizers),
+                      _integer(search.get("parallelism", ADAPTIVE_PARALLELISM),
+                               "search.parallelism", 1),
+                      _integer(search.get("seed", 0), "search.seed", 0), tune, objective,
+                      validate_pruner(search.get("pruner")), False, compare)
+
+
+def _optimizers(optimizers: Any) -> tuple[str, ...]:
+    known = optim_core.catalog()["optimizers"]
+    if not isinstance(optimizers, list) or len(optimizers) < 2:
+        raise InvalidInput.field("search.optimizers", "must list at least two optimizers to "
+                                                      "compare")
+    for i, name in enumerate(optimizers):
+        if not isinstance(name, str) or name not in known:
+            raise InvalidInput.field(f"search.optimizers[{i}]", f"must be one of "
+                                                                f"{', '.join(known)}, got "
+                                                                f"{name!r}")
+    if len(set(optimizers)) != len(optimizers):
+        raise InvalidInput.field("search.optimizers", "lists an optimizer twice")
+    return tuple(optimizers)
 
 
 def _integer(value: Any, loc: str, low: int) -> int:
@@ -131,15 +239,15 @@ def _objective(objective: Any) -> Objective | None:
     return Objective(metric, mode, at)
 
 
-def _space(space: Any) -> dict[str, dict[str, Any]]:
+def _space(space: Any, loc: str = "search.space") -> dict[str, dict[str, Any]]:
     if not isinstance(space, dict) or not space:
-        raise InvalidInput.field("search.space", "must be an object of path → distribution")
+        raise InvalidInput.field(loc, "must be an object of path → distribution")
     for path, dist in space.items():
         section, _, key = path.partition(".")
         if section not in SECTIONS or not key or "." in key:
-            raise InvalidInput.field(f"search.space.{path}", "must be <section>.<field>, e.g. "
-                                                             "optimizer.lr")
-        check_distribution(f"search.space.{path}", dist)
+            raise InvalidInput.field(f"{loc}.{path}", "must be <section>.<field>, e.g. "
+                                                      "optimizer.lr")
+        check_distribution(f"{loc}.{path}", dist)
     return space
 
 
