@@ -251,3 +251,14 @@ def test_a_grid_still_needs_its_optimizer(shared_client):
     body = {"name": "x", "dataset": "spiral", "training": {"epochs": 1}}
     error = assert_error(shared_client.post(API, json=body), 422, "invalid_input")
     assert error["details"][0]["loc"] == "optimizer"
+
+
+def test_the_demo_comparison_starts_every_optimizers_search(client):
+    from service.cli.demo import COMPARISON
+
+    created = client.post(API, json=COMPARISON)
+    assert created.status_code == 201, created.text
+    trials = client.get(f"{API}/{created.json()['id']}/trials").json()["trials"]
+    # four slots, one per optimizer: the searches advance together
+    assert sorted(t["optimizer"] for t in trials) == sorted(COMPARISON["search"]["optimizers"])
+    assert not any(t["final"] for t in trials)
