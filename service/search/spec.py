@@ -123,16 +123,8 @@ def parse_search(search: Any) -> SearchSpec | None:
         raise InvalidInput.field("search", "must be an object")
     if search.get("method") == "compare":
         return _comparison(search)
-    known = {"method", "trials", "parallelism", "seed", "space", "objective", "pruner",
-             "external"}
-    for key in search:
-        if key not in known:
-            raise InvalidInput.field(f"search.{key}", f"is not a search field "
-                                                      f"({', '.join(sorted(known))})")
-    method = search.get("method", "random")
-    if method not in METHODS:
-        raise InvalidInput.field("search.method", f"must be one of {', '.join(METHODS)}, "
-                                                  f"got {method!r}")
+    _only(search, SEARCH_FIELDS, "a search field")
+    method = _one_of(search.get("method", "random"), METHODS, "search.method")
     _check_gp(method, "search.method")
     trials = _integer(search.get("trials"), "search.trials", 1)
     objective = _objective(search.get("objective"))
@@ -158,15 +150,14 @@ def _check_gp(method: str, loc: str) -> None:
                                       "tpe, cmaes, qmc or random")
 
 
+SEARCH_FIELDS = ("method", "trials", "parallelism", "seed", "space", "objective", "pruner",
+                 "external")
 COMPARE_FIELDS = ("method", "optimizers", "tune", "budget", "sampler", "final_seeds", "seed",
                   "objective", "pruner", "parallelism")
 
 
 def _comparison(search: dict[str, Any]) -> SearchSpec:
-    for key in search:
-        if key not in COMPARE_FIELDS:
-            raise InvalidInput.field(f"search.{key}", f"is not a field of a comparison "
-                                                      f"({', '.join(sorted(COMPARE_FIELDS))})")
+    _only(search, COMPARE_FIELDS, "a field of a comparison")
     optimizers = _optimizers(search.get("optimizers"))
     tune = _space(search.get("tune"), "search.tune")
     for path in tune:
@@ -179,10 +170,7 @@ def _comparison(search: dict[str, Any]) -> SearchSpec:
             raise InvalidInput.field(f"search.tune.{path}", f"no optimizer of the comparison "
                                                             f"({', '.join(optimizers)}) has "
                                                             f"{path.partition('.')[2]}")
-    sampler = search.get("sampler", "tpe")
-    if sampler not in SAMPLERS:
-        raise InvalidInput.field("search.sampler", f"must be one of {', '.join(SAMPLERS)}, "
-                                                   f"got {sampler!r}")
+    sampler = _one_of(search.get("sampler", "tpe"), SAMPLERS, "search.sampler")
     _check_gp(sampler, "search.sampler")
     compare = Comparison(optimizers, tune, _integer(search.get("budget", 20), "search.budget", 1),
                          _integer(search.get("final_seeds", 5), "search.final_seeds", 2), sampler)
@@ -210,6 +198,19 @@ def _optimizers(optimizers: Any) -> tuple[str, ...]:
     if len(set(optimizers)) != len(optimizers):
         raise InvalidInput.field("search.optimizers", "lists an optimizer twice")
     return tuple(optimizers)
+
+
+def _only(search: dict[str, Any], fields: tuple[str, ...], what: str) -> None:
+    for key in search:
+        if key not in fields:
+            raise InvalidInput.field(f"search.{key}", f"is not {what} "
+                                                      f"({', '.join(sorted(fields))})")
+
+
+def _one_of(value: Any, choices: tuple[str, ...], loc: str) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise InvalidInput.field(loc, f"must be one of {', '.join(choices)}, got {value!r}")
+    return value
 
 
 def _integer(value: Any, loc: str, low: int) -> int:
