@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import math
 import statistics
+import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +19,7 @@ import optuna
 
 import optim_core
 from optrack.wire import decode_value
+from tests.harness import Server, Workers, temp_database
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -164,6 +169,24 @@ def inprocess_search(task: Task, label: str, seed: int, trials: int) -> SearchRe
 
 
 # -- through the service ----------------------------------------------------------------------
+
+@contextmanager
+def running_service(engine: str, n_workers: int, prefix: str = "optrack-bench-search-"
+                    ) -> Iterator[tuple[Server, httpx.Client, Workers]]:
+    """A real server (access log off) over a fresh ``engine`` database and ``n_workers``
+    worker processes; a client with the superuser's token. Everything stops on exit."""
+    with ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix=prefix))
+        url = stack.enter_context(temp_database(engine, tmp, prefix="optrack_bench"))
+        server = stack.enter_context(Server(url, tmp, quiet=True))
+        workers = Workers(Path(tmp))
+        workers(server, n_workers)
+        stack.callback(workers.stop)
+        client = stack.enter_context(httpx.Client(base_url=server.url, headers=server.headers,
+                                                  timeout=120))
+        time.sleep(3)  # the workers import and start long-polling
+        yield server, client, workers
+
 
 def wait_search(client: httpx.Client, experiment_id: str, trials: int,
                 timeout: float) -> dict[str, Any]:

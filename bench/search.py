@@ -47,7 +47,6 @@ from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
 
-import httpx
 import optuna
 
 from tests.harness import Server, Workers, temp_database
@@ -55,7 +54,7 @@ from tests.harness import Server, Workers, temp_database
 from ._search_latency import ask_latency, successor_latency
 from ._search_runs import (ASHA_LOSS_TOLERANCE, ASHA_STEPS_TARGET, METHODS, STEPS_TOLERANCE,
                           SearchResult, Task, digits_task, hard_task, inprocess_search, med,
-                          say, service_search, table)
+                          running_service, say, service_search, table)
 
 
 # -- summaries and tables ---------------------------------------------------------------------
@@ -175,16 +174,7 @@ def print_hard(results: Results) -> None:
 
 def run_service(engine: str, tasks: list[tuple[Task, list[str]]], seeds: int, trials: int,
                 parallelism: int, n_workers: int, results: dict[str, Results]) -> None:
-    with ExitStack() as stack:
-        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="optrack-bench-search-"))
-        url = stack.enter_context(temp_database(engine, tmp, prefix="optrack_bench"))
-        server = stack.enter_context(Server(url, tmp, quiet=True))
-        workers = Workers(Path(tmp))
-        workers(server, n_workers)
-        stack.callback(workers.stop)
-        client = stack.enter_context(httpx.Client(base_url=server.url, headers=server.headers,
-                                                  timeout=120))
-        time.sleep(3)  # the workers import and start long-polling
+    with running_service(engine, n_workers) as (_, client, workers):
         say(f"\n[service: {engine}, {n_workers} workers, parallelism {parallelism}]")
         for task, labels in tasks:
             for label in labels:
