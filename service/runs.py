@@ -13,6 +13,7 @@ from . import audit
 from .queue import leases
 from .auth.principal import Principal
 from .errors import Conflict, NotFound
+from .experiments.named import experiment_named
 from .models import Run, RunAttempt, RunStatus, RunTag, utcnow
 from .projects import visible_project, writable_project
 from .query import RunQuery
@@ -59,10 +60,13 @@ def require_visible(session: Session, user: Principal, run_ids: list[str]) -> No
 
 
 def create_external(session: Session, user: Principal, project: str, name: str,
-                    config: dict[str, Any], tags: list[str], notes: str) -> Run:
-    """A run trained elsewhere: it starts ``running`` and is never queued."""
-    now = utcnow()
-    run = Run(project_id=writable_project(session, user, project), name=name,
+                    config: dict[str, Any], tags: list[str], notes: str,
+                    experiment: str | None = None) -> Run:
+    """A run trained elsewhere: it starts ``running`` and is never queued; in the project's
+    experiment named ``experiment`` (made if missing) when given."""
+    now, pid = utcnow(), writable_project(session, user, project)
+    eid = None if experiment is None else experiment_named(session, user, pid, experiment).id
+    run = Run(project_id=pid, name=name, experiment_id=eid,
               status=RunStatus.running.value, external=True, config=config, notes=notes,
               created_at=now, started_at=now, tags=[RunTag(tag=t) for t in sorted(set(tags))])
     session.add(run)

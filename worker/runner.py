@@ -23,7 +23,7 @@ import uuid
 import optim_core
 from optrack.wire import encode_floats, encode_value
 
-from .client import ApiClient, Lease, LeaseLost
+from optrack.protocol import Lease, LeaseLost, WorkerClient
 
 log = logging.getLogger("optrack.worker")
 
@@ -42,7 +42,7 @@ class Stop(Exception):
 
 class Worker:
     def __init__(self, server: str, token: str | None = None, worker_id: str | None = None):
-        self.client = ApiClient(server, token)
+        self.client = WorkerClient(server, token)
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.shutting_down = threading.Event()
 

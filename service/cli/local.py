@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from ..auth import accounts, tokens
 from ..models import ApiToken, User
 from ..projects import create_project
-from . import credentials
+from optrack import credentials
 
 ADMIN_SCOPES = ["read", "write", "admin"]
 

@@ -17,7 +17,7 @@ import uvicorn
 from .. import migrate
 from ..db import make_engine
 from ..settings import Settings
-from . import credentials
+from optrack import credentials
 from .accounts import register as register_accounts
 from .demo import EXPERIMENTS as DEMO_EXPERIMENTS
 from .local import local_credentials
@@ -175,6 +175,25 @@ def status(experiment_id: str,
     for state, count in sorted(body["status_counts"].items()):
         table.add_row(state, str(count))
     Console().print(table)
+
+
+@app.command()
+def sync(server: str = typer.Option(None, envvar="OPTRACK_SERVER",
+                                    help="upload here (default: the server each run was "
+                                         "logged for)"),
+         token: str = TOKEN) -> None:
+    """Upload the runs the SDK spooled offline (exactly once; running it again is harmless)."""
+    import optrack
+    from optrack.spool import spool_dir
+
+    try:
+        done = optrack.sync(server, token)
+    except (optrack.ApiError, optrack.Unreachable) as exc:
+        typer.echo(f"sync stopped: {exc}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{len(done)} run(s) uploaded and finished from {spool_dir()}")
+    for run_id in done:
+        typer.echo(run_id)
 
 
 @db_app.command("upgrade")

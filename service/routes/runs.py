@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api/v1/runs", tags=["runs"], dependencies=[scope()])
 def create_run(body: RunCreate, session: WriteSession, user: CurrentUser) -> RunOut:
     """Create an external run (state ``running``) to log metrics to from elsewhere."""
     run = runs.create_external(session, user, body.project, body.name, body.config, body.tags,
-                               body.notes)
+                               body.notes, body.experiment)
     session.commit()
     return run_view(session, run)
 

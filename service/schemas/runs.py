@@ -18,6 +18,8 @@ class RunCreate(Strict):
     config: JsonObject = Field(default_factory=dict)
     tags: list[Tag] = Field(default_factory=list, max_length=50)
     notes: Text = ""
+    experiment: Name | None = Field(None, description="the project's experiment of this name "
+                                                      "(made if missing) to file the run under")
 
 
 class RunPatch(Strict):
