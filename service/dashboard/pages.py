@@ -57,30 +57,46 @@ for _path, _template, _title in (("/", "experiments.html", "Experiments"),
     router.add_api_route(_path, _simple(_template, _title), methods=["GET"])
 
 
-@router.get("/experiments/{experiment_id}")
-def experiment_page(experiment_id: str, request: Request, db: ReadSession) -> Response:
+def _object_page(request: Request, db, load, template: str, what: str,
+                 key: str | None = None) -> Response:
+    """``template`` of ``load(db, user)``, in the context as ``key`` (``what`` by default), or
+    the page saying there is no such ``what`` when it raises NotFound."""
     user = _viewer(request, db)
     if user is None:
         return _to_login(request)
-    try:  # another project's experiment is as missing as one that never existed
-        experiment = lifecycle.get_experiment(db, user, experiment_id)
+    try:  # another project's object is as missing as one that never existed
+        found = load(db, user)
     except NotFound:
-        return _page(request, "missing.html", user, status_code=404, what="experiment",
+        return _page(request, "missing.html", user, status_code=404, what=what,
                      title="Not found")
-    return _page(request, "experiment.html", user, title=experiment.name, experiment=experiment)
+    return _page(request, template, user, title=found.name, **{key or what: found})
+
+
+def _comparison(db, user: Principal, experiment_id: str):
+    """The experiment if it is a fair comparison of optimizers; NotFound otherwise."""
+    experiment = lifecycle.get_experiment(db, user, experiment_id)
+    if ((experiment.request or {}).get("search") or {}).get("method") != "compare":
+        raise NotFound(f"experiment {experiment_id!r} is not a comparison of optimizers")
+    return experiment
+
+
+@router.get("/experiments/{experiment_id}")
+def experiment_page(experiment_id: str, request: Request, db: ReadSession) -> Response:
+    return _object_page(request, db, lambda db, user: lifecycle.get_experiment(
+        db, user, experiment_id), "experiment.html", "experiment")
+
+
+@router.get("/experiments/{experiment_id}/comparison")
+def comparison_page(experiment_id: str, request: Request, db: ReadSession) -> Response:
+    """A comparison of optimizers: sensitivity, final curves, ranking and significance."""
+    return _object_page(request, db, lambda db, user: _comparison(db, user, experiment_id),
+                        "comparison.html", "comparison", key="experiment")
 
 
 @router.get("/runs/{run_id}")
 def run_page(run_id: str, request: Request, db: ReadSession) -> Response:
-    user = _viewer(request, db)
-    if user is None:
-        return _to_login(request)
-    try:
-        run = runs.get_run(db, user, run_id)
-    except NotFound:
-        return _page(request, "missing.html", user, status_code=404, what="run",
-                     title="Not found")
-    return _page(request, "run.html", user, title=run.name, run=run)
+    return _object_page(request, db, lambda db, user: runs.get_run(db, user, run_id),
+                        "run.html", "run")
 
 
 def install(app: FastAPI) -> None:

@@ -38,14 +38,19 @@ setInterval(() => {
 """
 
 
-def fill_search(page: Page, name: str, pruner: dict[str, str]) -> None:
-    """The form of a small TPE search on the tiny spiral MLP (about 0.5 s a full trial)."""
+def fill_spiral(page: Page, name: str) -> None:
+    """The form's experiment ``name`` on the tiny spiral MLP (about 0.5 s a full run)."""
     page.fill('[data-path="name"]', name)
     page.select_option('[data-path="dataset.name"]', "spiral")
     page.fill('[data-path="dataset.samples"]', "1000")
     page.fill('[data-path="model.hidden"]', "16")
     page.fill('[data-path="training.epochs"]', "4")
     page.fill('[data-path="training.batch_size"]', "2")
+
+
+def fill_search(page: Page, name: str, pruner: dict[str, str]) -> None:
+    """The form of a small TPE search on the tiny spiral MLP."""
+    fill_spiral(page, name)
     expect(page.locator("#search-fields")).to_be_hidden()
     page.check('[name="search-method"][value="tpe"]')
     expect(page.locator("#search-fields")).to_be_visible()

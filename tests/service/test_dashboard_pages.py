@@ -122,3 +122,29 @@ def test_a_search_page_names_its_objective_and_loads_the_search_panel(shared_cli
     assert 'data-objective="val_accuracy"' in page
     assert re.search(r'src="/static/search\.js\?v=[0-9a-f]{12}"', page)
     assert 'data-objective=""' in shared_client.get(f"/experiments/{grid_id}").text
+
+
+def test_a_comparison_has_a_page_of_its_own(shared_client, ids):
+    """A comparison of optimizers' page loads comparison.js (local assets only) and its
+    experiment page links to it; a grid has neither (its comparison page is a 404 page)."""
+    grid_id, _ = ids
+    body = experiment_request(name="page of a <b>comparison</b>", training={"epochs": 1},
+                              search={"method": "compare", "optimizers": ["sgd", "adam"],
+                                      "tune": {"optimizer.lr": {"log_uniform": [1e-4, 1e-1]}},
+                                      "budget": 1, "final_seeds": 2,
+                                      "objective": {"metric": "val_loss"}})
+    del body["optimizer"]
+    created = shared_client.post("/api/v1/experiments", json=body)
+    assert created.status_code == 201, created.text
+    experiment_id = created.json()["id"]
+    page = shared_client.get(f"/experiments/{experiment_id}/comparison")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert re.search(r'src="/static/comparison\.js\?v=[0-9a-f]{12}"', page.text)
+    assert "/static/vendor/plotly.min.js" in page.text
+    assert all(a.startswith("/static/") for a in _assets(page.text))
+    assert "<b>comparison</b>" not in page.text and "&lt;b&gt;comparison&lt;/b&gt;" in page.text
+    link = f'href="/experiments/{experiment_id}/comparison"'
+    assert link in shared_client.get(f"/experiments/{experiment_id}").text
+    assert "/comparison" not in shared_client.get(f"/experiments/{grid_id}").text
+    missing = shared_client.get(f"/experiments/{grid_id}/comparison")
+    assert missing.status_code == 404 and 'id="not-found"' in missing.text

@@ -167,6 +167,26 @@ const Charts = (() => {
     });
   }
 
+  // the x axis of a searched parameter's values: categories (in the space's order) for a choice,
+  // else the space's range (log10 for log_uniform) with a margin
+  function spaceAxis(param, dist) {
+    const kind = Object.keys(dist)[0];
+    if (kind === "choice") {
+      return { type: "category", categoryorder: "array", categoryarray: dist.choice.map(OT.configValue),
+               title: { text: param } };
+    }
+    const log = kind === "log_uniform";
+    const [low, high] = dist[kind].map((v) => (log ? Math.log10(v) : v));
+    const pad = (high - low) * 0.04 || 0.5;
+    return { type: log ? "log" : "linear", range: [low - pad, high + pad], title: { text: param } };
+  }
+
+  // "#1f77b4" → "rgba(31, 119, 180, alpha)": a band in a line's colour
+  function fade(hex, alpha) {
+    const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+    return `rgba(${r}, ${g}, ${b}, ${alpha})`;
+  }
+
   // plotly.js loads after the page's scripts (templates/plots.html): drawing waits for it
   let plotlyLoaded;
   const plotly = new Promise((resolve) => { plotlyLoaded = resolve; });
@@ -175,6 +195,17 @@ const Charts = (() => {
   async function draw(node, traces, lay) {
     await plotly;
     return Plotly.react(node, traces, lay, CONFIG);
+  }
+
+  // a chart of points whose customdata are run ids: a click on one opens its run
+  async function drawRuns(node, traces, lay) {
+    await draw(node, traces, lay);
+    if (node.dataset.clickable) return;
+    node.dataset.clickable = "1";
+    node.on("plotly_click", (e) => {
+      const id = e.points.length ? e.points[0].customdata : null;
+      if (typeof id === "string") location.href = `/runs/${id}`;
+    });
   }
 
   async function purge(node) {
@@ -192,6 +223,6 @@ const Charts = (() => {
   }
 
   return { color, smooth, series, shortName, optimizerOf, curveTraces, layout, metricKeys, defaultMetric,
-           varyingFields, byOptimizer, fillSelect, wireControls, draw, purge, later, MAX_POINTS,
+           varyingFields, byOptimizer, fillSelect, wireControls, spaceAxis, fade, draw, drawRuns, purge, later, MAX_POINTS,
            plotlyLoaded: () => plotlyLoaded() };
 })();

@@ -75,6 +75,13 @@ const Form = (() => {
     form.querySelectorAll(".field-error").forEach((e) => { e.textContent = ""; });
   }
 
+  // the shown error line for `loc` (fields of another search method may be hidden with the same
+  // path)
+  function errorLine(form, loc) {
+    return [...form.querySelectorAll(`.field-error[data-for="${CSS.escape(loc)}"]`)]
+      .find((line) => !line.closest("[hidden]")) || null;
+  }
+
   // put each {loc, msg} next to the input whose data-path is loc (or its nearest parent path);
   // what matches no input goes to `general`
   function showErrors(form, details, general) {
@@ -83,7 +90,7 @@ const Form = (() => {
     for (const d of details) {
       let loc = d.loc || "";
       let target = null;
-      while (loc && !(target = form.querySelector(`.field-error[data-for="${CSS.escape(loc)}"]`))) {
+      while (loc && !(target = errorLine(form, loc))) {
         const cut = Math.max(loc.lastIndexOf("."), loc.lastIndexOf("["));
         loc = cut > 0 ? loc.slice(0, cut) : "";
       }

@@ -19,7 +19,17 @@
                    doc: "trials queued or running at once (adaptive searches)" },
     seed: { type: "int", default: 0, doc: "seed of the sampler", rule: "must be an integer >= 0" },
   };
-  const ADAPTIVE = ["tpe", "cmaes", "qmc"];  // methods that need an objective
+  // a comparison of optimizers (method "compare"): every ticked optimizer's own search, then its
+  // best config on fresh seeds
+  const COMPARE = {
+    budget: { type: "int", required: true, rule: "must be an integer >= 1", doc: "search trials per optimizer" },
+    final_seeds: { type: "int", default: 5, rule: "must be an integer >= 2",
+                   doc: "runs of each optimizer's best config, on fresh seeds" },
+    sampler: { type: "choice", choices: ["tpe", "random", "cmaes", "qmc"], default: "tpe",
+               doc: "the method of every optimizer's search" },
+  };  // and the search's parallelism and seed
+  const TUNED = ["optimizer.lr", "log_uniform", "1e-5, 1"];  // what a comparison tunes at first
+  const ADAPTIVE = ["tpe", "cmaes", "qmc", "compare"];  // methods that need an objective
   const OBJECTIVE = {
     metric: { type: "string", doc: "the metric a trial is scored by (random: leave empty for independent draws)" },
     mode: { type: "choice", choices: ["min", "max"], default: "min", doc: "minimise or maximise it" },
@@ -98,13 +108,29 @@
     renderOptimizerBlocks();
   }
 
+  function picked() {
+    return [...form.querySelectorAll(".optimizer-pick:checked")].map((i) => i.value);
+  }
+
   function renderOptimizerBlocks() {
-    const picked = [...form.querySelectorAll(".optimizer-pick:checked")].map((i) => i.value);
+    const names = picked();
     const box = $("optimizer-fields");
-    for (const block of [...box.children]) if (!picked.includes(block.dataset.optimizer)) block.remove();
-    for (const name of picked) {
+    for (const block of [...box.children]) if (!names.includes(block.dataset.optimizer)) block.remove();
+    for (const name of names) {
       if (!box.querySelector(`[data-optimizer="${name}"]`)) box.append(optimizerBlock(name, "torch"));
     }
+    renderShared(names);
+  }
+
+  // a comparison's optimizer section: the settings every ticked optimizer has, shared by them
+  // (what was typed in them kept)
+  function renderShared(names) {
+    const box = $("shared-fields");
+    const typed = Object.fromEntries([...box.querySelectorAll("[data-key]")].map((i) => [i.dataset.key, i.value]));
+    const has = (name) => catalog.optimizers[name].hyperparameters;
+    const specs = Object.entries(names.length ? has(names[0]) : {})
+      .filter(([key]) => names.every((name) => key in has(name)));
+    Form.fields(box, "optimizer", Object.fromEntries(specs), typed);
   }
 
   function optimizerBlock(name, convention) {
@@ -131,6 +157,12 @@
   function renderSchedule(name) {
     renderEntry($("schedule-fields"), "schedule.name", catalog.schedules, name, renderSchedule,
       catalog.schedules[name].hyperparameters || {});
+  }
+
+  function fillRow(row, [path, kind, values]) {
+    row.querySelector(".space-path").value = path;
+    row.querySelector(".space-kind").value = kind;
+    row.querySelector(".space-values").value = values;
   }
 
   function spaceRow(i) {
@@ -162,14 +194,24 @@
     box.append(spaceRow(0), spaceRow(1), el("div", { class: "field" },
       el("button", { type: "button", id: "add-space-row", onclick: (e) =>
         e.target.closest(".field").before(spaceRow(box.querySelectorAll(".space-row").length)) }, "add parameter"),
-      el("div", { class: "field-error", "data-for": "search.space", role: "alert" })));
-    for (const radio of form.querySelectorAll('[name="search-method"]')) {
-      radio.addEventListener("change", () => {
-        $("search-fields").hidden = method() === "grid";
-        const metric = $("objective-fields").querySelector('[data-key="metric"]');
-        if (ADAPTIVE.includes(method()) && !metric.value) metric.value = "val_loss";
-      });
-    }
+      el("div", { class: "field-error", id: "space-error", "data-for": "search.space", role: "alert" })));
+    Form.fields($("compare-options"), "search", COMPARE, { budget: 20, final_seeds: 5 });
+    for (const radio of form.querySelectorAll('[name="search-method"]')) radio.addEventListener("change", renderMethod);
+  }
+
+  // the fields of the chosen method: a comparison has its own options, tunes its space and
+  // compares the ticked optimizers (their own blocks hidden, their shared settings shown)
+  function renderMethod() {
+    const compare = method() === "compare";
+    $("search-fields").hidden = method() === "grid";
+    for (const [id, shown] of [["compare-options", compare], ["optimizer-fields", !compare],
+                               ["shared-optimizer", compare], ["compare-hint", compare]]) $(id).hidden = !shown;
+    $("search-options").querySelector('[data-key="trials"]').closest(".field").hidden = compare;  // its budget instead
+    $("space-title").textContent = compare ? "Tuned fields (each optimizer's search)" : "Space";
+    const metric = $("objective-fields").querySelector('[data-key="metric"]');
+    if (ADAPTIVE.includes(method()) && !metric.value) metric.value = "val_loss";
+    const first = $("space-fields").querySelector(".space-row");
+    if (compare && !first.querySelector(".space-path").value) fillRow(first, TUNED);
   }
 
   // -- the request ---------------------------------------------------------------------------
@@ -182,11 +224,26 @@
     const kind = form.querySelector('[data-path="model.kind"]').value;
     body.model = { kind, ...Form.read($("model-fields")) };
     if (kind !== "point") body.dataset = { name: form.querySelector('[data-path="dataset.name"]').value, ...Form.read($("dataset-fields")) };
-    // a search starts from one config: one optimizer is an object (several, a list the API
-    // refuses by name)
+    const optimizer = optimizerSection();
+    if (optimizer !== undefined) body.optimizer = optimizer;
+    const schedule = form.querySelector('[data-path="schedule.name"]').value;
+    if (schedule !== "constant") body.schedule = { name: schedule, ...Form.read($("schedule-fields")) };
+    body.training = Form.read($("training-fields"));
+    if (method() !== "grid") body.search = searchSpec();
+    return body;
+  }
+
+  // the optimizer section: a comparison's shared settings (if any; its optimizers are
+  // search.optimizers); else a block per optimizer — a search starts from one config, so one
+  // optimizer is an object there (several, a list the API refuses by name)
+  function optimizerSection() {
+    if (method() === "compare") {
+      const shared = Form.read($("shared-fields"));
+      return Object.keys(shared).length ? shared : undefined;
+    }
     const blocks = [...$("optimizer-fields").children];
     const single = method() !== "grid" && blocks.length === 1;
-    body.optimizer = blocks.map((block, i) => {
+    const optimizers = blocks.map((block, i) => {
       const at = single ? "optimizer" : `optimizer[${i}]`;
       for (const node of block.querySelectorAll("[data-path]")) {
         const key = node.dataset.key;
@@ -198,29 +255,39 @@
       }
       return { name: block.dataset.optimizer, ...Form.read(block) };
     });
-    if (single) body.optimizer = body.optimizer[0];
-    const schedule = form.querySelector('[data-path="schedule.name"]').value;
-    if (schedule !== "constant") body.schedule = { name: schedule, ...Form.read($("schedule-fields")) };
-    body.training = Form.read($("training-fields"));
-    if (method() !== "grid") body.search = searchSpec();
-    return body;
+    return single ? optimizers[0] : optimizers;
   }
 
   function searchSpec() {
-    const spec = { method: method(), ...Form.read($("search-options")), space: {} };
+    const compare = method() === "compare";
+    const options = Form.read($("search-options"));
+    if (compare) {
+      delete options.trials;
+      Object.assign(options, Form.read($("compare-options")));
+    }
+    const spec = { method: method(), ...options };
+    if (compare) spec.optimizers = picked();
+    spec[compare ? "tune" : "space"] = space(compare ? "search.tune" : "search.space");
     const objective = Form.read($("objective-fields"));
     if (objective.metric !== undefined) spec.objective = objective;
     const pruner = form.querySelector('[data-path="search.pruner.name"]').value;
     if (pruner !== "none") spec.pruner = { name: pruner, ...Form.read($("pruner-fields")) };
+    return spec;
+  }
+
+  // the space editor's rows as {path: {distribution: values}}, their errors named under `loc`
+  function space(loc) {
+    const out = {};
+    $("space-error").dataset.for = loc;
     for (const row of $("space-fields").querySelectorAll(".space-row")) {
       const path = row.querySelector(".space-path").value.trim();
       if (!path) continue;
       const values = row.querySelector(".space-values").value.split(",").map((s) => s.trim()).filter(Boolean)
         .map((s) => (Number.isFinite(Number(s)) ? Number(s) : s));
-      spec.space[path] = { [row.querySelector(".space-kind").value]: values };
-      row.querySelector(".field-error").dataset.for = `search.space.${path}`;
+      out[path] = { [row.querySelector(".space-kind").value]: values };
+      row.querySelector(".field-error").dataset.for = `${loc}.${path}`;
     }
-    return spec;
+    return out;
   }
 
   form.addEventListener("submit", async (e) => {
@@ -229,7 +296,8 @@
     button.disabled = true;
     try {
       const created = await api("/api/v1/experiments", { json: request() });
-      location.href = `/experiments/${created.id}`;
+      // a comparison's own page shows it best
+      location.href = `/experiments/${created.id}${method() === "compare" ? "/comparison" : ""}`;
     } catch (err) {
       Form.showErrors(form, err.details && err.details.length ? err.details : [{ loc: "", msg: err.message }], $("form-error"));
       button.disabled = false;

@@ -1,5 +1,6 @@
 // The adaptive search of an experiment view: where it stands, the optimisation history, a slice
-// plot per searched parameter and the parameters' importance — from the experiment's `search`,
+// plot per searched parameter and the parameters' importance (of a comparison of optimizers: every
+// optimizer's search trials together, its final runs aside) — from the experiment's `search`,
 // GET /experiments/{id}/trials and GET /experiments/{id}/importance. experiment.js calls
 // `refresh(detail)` on every load of the experiment, so the panel is live with the page.
 "use strict";
@@ -65,17 +66,6 @@ const SearchPanel = (() => {
   }
 
   // -- rendering ---------------------------------------------------------------------------
-  // a chart of trials' points: a click on one opens its run
-  async function drawTrials(node, traces, layout) {
-    await Charts.draw(node, traces, layout);
-    if (node.dataset.clickable) return;
-    node.dataset.clickable = "1";
-    node.on("plotly_click", (e) => {
-      const id = e.points.length ? e.points[0].customdata : null;
-      if (typeof id === "string") location.href = `/runs/${id}`;
-    });
-  }
-
   function renderProgress(search, objective, trials) {
     const box = $("search-progress");
     Object.assign(box.dataset, { method: search.method, done: search.done, trials: search.trials,
@@ -111,25 +101,11 @@ const SearchPanel = (() => {
       traces.push(points(drawn.filter((t) => t.pruned), (t) => t.order, "pruned (last report)", PRUNED, metric));
     }
     const note = missing ? ` (${missing} without a finite objective, not drawn)` : "";
-    return drawTrials($("search-history"), traces, Charts.layout(`optimisation history${note}`, {
+    return Charts.drawRuns($("search-history"), traces, Charts.layout(`optimisation history${note}`, {
       // the whole search on the axis from the start: it fills up while the page watches
       xaxis: { title: { text: "trials in order of completion" }, range: [0.5, planned + 0.5],
                dtick: Math.max(1, Math.ceil(planned / 10)) },
       yaxis: { title: { text: metric } } }));
-  }
-
-  // the x axis of a parameter's slice plot: categories (in the space's order) for a choice, else
-  // the space's range (log10 for log_uniform) with a margin
-  function sliceAxis(param, dist) {
-    const kind = Object.keys(dist)[0];
-    if (kind === "choice") {
-      return { type: "category", categoryorder: "array", categoryarray: dist.choice.map(OT.configValue),
-               title: { text: param } };
-    }
-    const log = kind === "log_uniform";
-    const [low, high] = dist[kind].map((v) => (log ? Math.log10(v) : v));
-    const pad = (high - low) * 0.04 || 0.5;
-    return { type: log ? "log" : "linear", range: [low - pad, high + pad], title: { text: param } };
   }
 
   function renderSlices(done, objective, space) {
@@ -147,8 +123,8 @@ const SearchPanel = (() => {
       if (has.some((t) => t.pruned)) {
         traces.push(points(has.filter((t) => t.pruned), x, "pruned (last report)", PRUNED, objective.metric));
       }
-      return drawTrials(node, traces, Charts.layout(`${objective.metric} vs ${param}`, {
-        showlegend: false, xaxis: sliceAxis(param, dist), yaxis: { title: { text: objective.metric } } }));
+      return Charts.drawRuns(node, traces, Charts.layout(`${objective.metric} vs ${param}`, {
+        showlegend: false, xaxis: Charts.spaceAxis(param, dist), yaxis: { title: { text: objective.metric } } }));
     }));
   }
 
@@ -189,16 +165,29 @@ const SearchPanel = (() => {
       });
   }
 
+  // a comparison of optimizers: its searches' trials over its tuned fields, importances per
+  // optimizer (not asked for here: its own page compares the optimizers)
+  function renderCompared(detail) {
+    const note = $("search-importance-note");
+    note.hidden = false;
+    note.replaceChildren("Every optimizer has a search of its own: see ",
+      el("a", { href: `/experiments/${detail.id}/comparison` }, "the comparison"), ".");
+  }
+
   async function refresh(detail) {
     if (!detail.search) return;
     $("search").hidden = false;
-    const { objective, trials } = await api(`/api/v1/experiments/${detail.id}/trials`);
+    const listing = await api(`/api/v1/experiments/${detail.id}/trials`);
+    const { objective } = listing;
+    const trials = listing.trials.filter((t) => !t.final);  // a comparison's final runs aside
+    const request = detail.request.search;
     await loadLastReported(trials, objective.metric);
     const done = finished(trials);
     await Promise.all([renderHistory(done, objective, detail.search.trials),
-                       renderSlices(done, objective, detail.request.search.space)]);
+                       renderSlices(done, objective, request.space || request.tune)]);
     renderProgress(detail.search, objective, trials);  // last: the charts show at least as much
-    refreshImportance(detail.id, trials.filter((t) => t.value !== null).length);
+    if (detail.comparison) renderCompared(detail);
+    else refreshImportance(detail.id, trials.filter((t) => t.value !== null).length);
   }
 
   return { refresh };
