@@ -14,7 +14,8 @@ from .deps import scope
 from .handlers import install_handlers
 from .middleware import BodyLimit, SecurityHeaders
 from .queue.signal import QueueSignal
-from .routes import audit, experiments, meta, metrics, projects, runs, tokens, users, worker
+from .routes import (audit, experiments, meta, metrics, mlflow, projects, runs, tokens, users,
+                     worker)
 from .schemas.common import ERROR_RESPONSES
 from .settings import Settings, get_settings
 
@@ -38,6 +39,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_handlers(app)
     for module in (experiments, runs, metrics, worker, users, projects, tokens, audit, meta):
         app.include_router(module.router, responses=ERROR_RESPONSES)
+    app.include_router(mlflow.router)  # MLflow's API: MLflow's error shape, not in the schema
+    app.include_router(mlflow.artifacts)
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=[scope("read")])
     def openapi_schema() -> dict:

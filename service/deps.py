@@ -54,7 +54,10 @@ def identify(request: Request, session: Session) -> Principal | None:
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, secret = header.partition(" ")
-        found = tokens.lookup(session, secret.strip(), "api") if scheme.lower() == "bearer" else None
+        if scheme.lower() != "bearer":
+            raise Unauthenticated(f"{scheme[:20] or 'these'} credentials are not accepted: "
+                                  f"send an API token as 'Authorization: Bearer otk_…'")
+        found = tokens.lookup(session, secret.strip(), "api")
         if found is None:
             raise Unauthenticated("the bearer token is unknown, revoked or expired")
         return principal_for(session, *found, kind="api")

@@ -6,15 +6,19 @@ responses in one place (``handlers.py``); the CLI prints them.
     ├── Forbidden            403  valid credentials without the scope, role or CSRF token
     ├── NotFound             404  an id that does not exist (or is not visible)
     ├── Conflict             409  the object is in a state that forbids the action
+    │   ├── AlreadyExists         a name that must be unique is taken (MLflow experiments)
     │   ├── LeaseLost             a worker's attempt no longer holds the run (queue.py)
     │   └── (from the database)   ``from_integrity``: a unique, check or foreign-key
     │                             constraint refused a write, named by the constraint
     ├── InvalidInput         422  a value broke a rule; ``details`` name each field
     │   └── QueryError            a filter, order_by or page token (query/syntax.py)
     ├── TooLarge             413  a body or batch over its limit
-    └── RateLimited          429  too many sign-ins or token creations from one address
+    ├── RateLimited          429  too many sign-ins or token creations from one address
+    └── NotSupported         501  a part of a foreign API optrack does not implement (MLflow's
+                                  artifacts)
 
-Every error response has the shape ``{"error": {"code", "message", "details"}}``.
+Every error response has the shape ``{"error": {"code", "message", "details"}}``, except under
+the MLflow-compatible API, which answers in MLflow's (``mlflow/errors.py``).
 """
 
 from __future__ import annotations
@@ -64,6 +68,12 @@ class Conflict(OptrackError):
     status, code = 409, "conflict"
 
 
+class AlreadyExists(Conflict):
+    """A name that must be unique is taken."""
+
+    code = "already_exists"
+
+
 class InvalidInput(OptrackError):
     """A value broke a rule; each detail names the field (``loc``) and the rule (``msg``)."""
 
@@ -88,6 +98,12 @@ class RateLimited(OptrackError):
     def __init__(self, message: str, retry_after: int):
         super().__init__(message)
         self.headers = {"retry-after": str(retry_after)}
+
+
+class NotSupported(OptrackError):
+    """A part of a foreign API that optrack does not implement."""
+
+    status, code = 501, "not_supported"
 
 
 def error_body(code: str, message: str, details: list | None = None) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The one place that turns errors into HTTP responses: domain errors by their status, request
 validation into 422 with a detail per field, database integrity errors by constraint name into
-409, anything else into a logged 500 (a bug)."""
+409, anything else into a logged 500 (a bug). Under the MLflow-compatible API the same errors
+answer in MLflow's shape and statuses (``mlflow/errors.py``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .errors import InvalidInput, OptrackError, error_body, from_integrity
+from .errors import InvalidInput, OptrackError, from_integrity
+from .mlflow.errors import error_for_path, is_mlflow_path
 from .models import Base
 from .query import QueryError
 
@@ -23,16 +25,15 @@ def install_handlers(app: FastAPI) -> None:
     """Map every error, expected or not, to the one error shape."""
 
     @app.exception_handler(OptrackError)
-    async def _domain(_request: Request, exc: OptrackError):
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status,
-                            headers=exc.headers)
+    async def _domain(request: Request, exc: OptrackError):
+        return _respond(request, exc.status, exc.code, exc.message, exc.details, exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError):
+    async def _validation(request: Request, exc: RequestValidationError):
         details = [{"loc": _loc(e.get("loc", ())), "msg": e.get("msg", "invalid")}
                    for e in exc.errors()]
         message = "; ".join(f"{d['loc']}: {d['msg']}" for d in details[:5]) or "invalid input"
-        return JSONResponse(error_body("invalid_input", message, details), status_code=422)
+        return _respond(request, 422, "invalid_input", message, details)
 
     @app.exception_handler(QueryError)
     async def _query(request: Request, exc: QueryError):
@@ -43,17 +44,26 @@ def install_handlers(app: FastAPI) -> None:
         return await _domain(request, from_integrity(exc, Base.metadata))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException):
+    async def _http(request: Request, exc: StarletteHTTPException):
         code = {401: "unauthenticated", 403: "forbidden", 404: "not_found",
                 405: "method_not_allowed", 413: "too_large", 429: "rate_limited"}.get(
             exc.status_code, "http_error")
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        if code == "not_found" and is_mlflow_path(request.url.path):
+            code = "endpoint_not_found"  # no route: MLflow clients fall back on this code
+        return _respond(request, exc.status_code, code, str(exc.detail),
+                        headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception):
+    async def _unexpected(request: Request, exc: Exception):
         log.exception("unhandled error")
-        return JSONResponse(error_body("internal", "internal error"), status_code=500)
+        return _respond(request, 500, "internal", "internal error")
+
+
+def _respond(request: Request, status: int, code: str, message: str,
+             details: list | None = None, headers: dict | None = None) -> JSONResponse:
+    """The error response: optrack's shape, or MLflow's under the MLflow paths."""
+    body, status = error_for_path(request.url.path, status, code, message, details)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _loc(parts) -> str:

@@ -10,7 +10,7 @@ from urllib.parse import unquote_to_bytes
 
 from starlette.exceptions import HTTPException
 
-from .errors import error_body
+from .mlflow.errors import error_for_path
 
 
 class BodyLimit:
@@ -35,15 +35,15 @@ class BodyLimit:
         max_bytes = self._limit(scope)
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > max_bytes):
-            return await _send_json(send, 413, error_body(
-                "too_large", f"request body over {max_bytes} bytes"))
+            return await _send_error(scope, send, 413, "too_large",
+                                     f"request body over {max_bytes} bytes")
         if b"\x00" in unquote_to_bytes(scope.get("raw_path") or b""):
             # no object's id holds a NUL: answer as for any unknown id
-            return await _send_json(send, 404, error_body("not_found", "not found"))
+            return await _send_error(scope, send, 404, "not_found", "not found")
         if b"\x00" in unquote_to_bytes(scope.get("query_string") or b""):
-            return await _send_json(send, 422, error_body(
-                "invalid_input", "the query string must not contain NUL characters",
-                [{"loc": "query", "msg": "must not contain NUL characters"}]))
+            return await _send_error(scope, send, 422, "invalid_input",
+                                     "the query string must not contain NUL characters",
+                                     [{"loc": "query", "msg": "must not contain NUL characters"}])
         seen = 0
 
         async def limited_receive():
@@ -58,6 +58,12 @@ class BodyLimit:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+async def _send_error(scope, send, status: int, code: str, message: str,
+                      details: list | None = None) -> None:
+    body, status = error_for_path(scope.get("path", ""), status, code, message, details)
+    await _send_json(send, status, body)
 
 
 async def _send_json(send, status: int, content: dict) -> None:

@@ -202,13 +202,14 @@ class Trial(Base):
 
 
 class RunTag(Base):
-    """One row per (run, tag): ``tags contains 'x'`` is an indexed EXISTS."""
+    """One row per (run, tag): ``tags contains 'x'`` is an indexed EXISTS. Up to 500
+    characters: MLflow's tags are stored as ``key=value`` (optrack's API takes 100)."""
 
     __tablename__ = "run_tags"
 
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"),
                                         primary_key=True)
-    tag: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
+    tag: Mapped[str] = mapped_column(String(500), primary_key=True, index=True)
 
 
 class Metric(Base):

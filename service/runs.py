@@ -41,12 +41,20 @@ def search(session: Session, user: Principal, filter_text: str | None, order_by:
            page_token: str | None) -> tuple[list[Run], str | None]:
     """One page of the runs the caller may see that match the query language's filter, in its
     order, and the next page's token; QueryError names what the client got wrong."""
-    base = select(Run).where(user.where(Run.project_id), Run.deleted_at.is_(None))
+    conditions = []
     if project is not None:
-        base = base.where(Run.project_id == visible_project(session, user, project).id)
+        conditions.append(Run.project_id == visible_project(session, user, project).id)
     if experiment_id is not None:
-        base = base.where(Run.experiment_id == experiment_id)
+        conditions.append(Run.experiment_id == experiment_id)
     query = RunQuery.parse(filter_text, order_by, dialect=session.get_bind().dialect.name)
+    return page_of(session, user, query, conditions, limit, page_token)
+
+
+def page_of(session: Session, user: Principal, query: RunQuery, conditions: list,
+            limit: int, page_token: str | None) -> tuple[list[Run], str | None]:
+    """One page of the runs the caller may see that meet ``conditions`` (SQL) and ``query``,
+    in its order, and the next page's token."""
+    base = select(Run).where(user.where(Run.project_id), Run.deleted_at.is_(None), *conditions)
     return query.page(session.execute(query.select(base, page_token, limit)).all(), limit)
 
 
@@ -61,12 +69,14 @@ def require_visible(session: Session, user: Principal, run_ids: list[str]) -> No
 
 def create_external(session: Session, user: Principal, project: str, name: str,
                     config: dict[str, Any], tags: list[str], notes: str,
-                    experiment: str | None = None) -> Run:
-    """A run trained elsewhere: it starts ``running`` and is never queued; in the project's
-    experiment named ``experiment`` (made if missing) when given."""
+                    experiment: str | None = None, experiment_id: str | None = None) -> Run:
+    """A run trained elsewhere: it starts ``running`` and is never queued. It is filed under
+    the project's logged experiment named ``experiment`` (made if missing; the SDK), or under
+    ``experiment_id``, an experiment of that project the caller checked (MLflow clients)."""
     now, pid = utcnow(), writable_project(session, user, project)
-    eid = None if experiment is None else experiment_named(session, user, pid, experiment).id
-    run = Run(project_id=pid, name=name, experiment_id=eid,
+    if experiment is not None:
+        experiment_id = experiment_named(session, user, pid, experiment).id
+    run = Run(project_id=pid, name=name, experiment_id=experiment_id,
               status=RunStatus.running.value, external=True, config=config, notes=notes,
               created_at=now, started_at=now, tags=[RunTag(tag=t) for t in sorted(set(tags))])
     session.add(run)

@@ -31,6 +31,18 @@ def assert_error(response, status: int, code: str | None = None) -> dict:
     return error
 
 
+def assert_mlflow_error(response, status: int, code: str | None = None) -> str:
+    """The response is ``status`` with MLflow's error shape (the MLflow-compatible API);
+    returns the message."""
+    assert response.status_code == status, (response.status_code, response.text[:2000])
+    body = response.json()
+    assert set(body) == {"error_code", "message"}, body
+    assert isinstance(body["message"], str) and body["message"]
+    if code is not None:
+        assert body["error_code"] == code, body
+    return body["message"]
+
+
 def database_for(request, engine: str, directory: Path | None = None) -> str:
     """``temp_database(engine, directory)`` for as long as the fixture of ``request`` lasts;
     an unreachable PostgreSQL skips the test, or fails it under OPTRACK_REQUIRE_PG."""

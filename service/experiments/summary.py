@@ -25,7 +25,9 @@ def summarise(runs: list[Run], latest: dict[str, dict[str, float]]) -> list[dict
     configs: dict[str, dict[str, Any]] = {}
     for run in runs:
         config = copy.deepcopy(run.config)
-        config.get("training", {}).pop("seed", None)
+        training = config.get("training")
+        if isinstance(training, dict):  # a run logged over MLflow may have any config
+            training.pop("seed", None)
         key = json.dumps(config, sort_keys=True)
         groups.setdefault(key, []).append(run)
         configs[key] = config

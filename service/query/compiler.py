@@ -24,8 +24,8 @@ from sqlalchemy.orm import aliased
 
 from service.models import LatestMetric, Run, RunTag
 
-from .syntax import (COLUMN_TYPES, And, Compare, Contains, Field, InList, IsNull, Node, Not, Or,
-                     OrderItem, kind_of)
+from .syntax import (COLUMN_TYPES, And, Compare, Contains, Field, InList, IsNull, Like, Node, Not,
+                     Or, OrderItem, kind_of)
 
 DIALECTS = ("sqlite", "postgresql")
 COLUMNS = {"status": Run.status, "created": Run.created_at, "experiment": Run.experiment_id,
@@ -75,6 +75,9 @@ class Compiler:
         if isinstance(node, IsNull):
             missing = self._missing(node.field)
             return not_(missing) if node.negated else missing
+        if isinstance(node, Like):
+            return self._where_kind(node.field, "string", lambda value: like(
+                value, node.pattern, node.case_sensitive, self.dialect))
         if isinstance(node, InList):
             values = list(node.values)
             return self._where_kind(node.field, kind_of(values[0]), lambda value: (
@@ -146,6 +149,33 @@ class Compiler:
         return field.kind != "column" or field.name in NULLABLE_COLUMNS
 
 
+def like(expr: ColumnElement[str], pattern: str, case_sensitive: bool,
+         dialect: str) -> ColumnElement[bool]:
+    """``expr LIKE pattern`` meaning the same on both engines, with ``\\`` as the escape
+    character. SQLite's LIKE ignores ASCII case, so a case-sensitive match there is a GLOB of
+    the same pattern; ILIKE folds ASCII case on SQLite, every letter's on PostgreSQL."""
+    if not case_sensitive:
+        return expr.ilike(pattern, escape="\\")
+    if dialect == "sqlite":
+        return expr.op("GLOB", is_comparison=True)(literal(_glob(pattern)))
+    return expr.like(pattern, escape="\\")
+
+
+def _glob(pattern: str) -> str:
+    """A LIKE pattern as a GLOB pattern: ``%`` → ``*``, ``_`` → ``?``, GLOB's own wildcards
+    and escaped characters literal."""
+    out, escaped = [], False
+    for char in pattern:
+        if escaped or char not in "%_\\":
+            out.append(f"[{char}]" if char in "*?[" else char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        else:
+            out.append("*" if char == "%" else "?")
+    return "".join(out)
+
+
 def _kinds(field: Field) -> tuple[str, ...]:
     if field.kind == "column":
         return (COLUMN_TYPES[field.name],)
@@ -171,7 +201,9 @@ class _SqliteJson:
     TYPES = {"number": ("integer", "real"), "string": ("text",), "bool": ("true", "false")}
 
     def __init__(self, path: tuple[str, ...]):
-        self.path = "$." + ".".join(path)  # keys are validated identifiers; bound, not inlined
+        # each key quoted, so keys with '-', ':', '/' or spaces (MLflow params) are looked up
+        # as they are; bound, not inlined
+        self.path = "$." + ".".join(f'"{key}"' for key in path)
 
     def _type(self) -> ColumnElement[str]:
         return func.json_type(Run.config, self.path, type_=String)

@@ -76,6 +76,17 @@ class Contains:
 
 
 @dataclass(frozen=True)
+class Like:
+    """The field is a string matching the SQL LIKE ``pattern`` (``%`` any run of characters,
+    ``_`` any one character, ``\\`` makes the next one literal). The query text has no syntax
+    for it: the MLflow filter translation (mlflow/search.py) builds it."""
+
+    field: Field
+    pattern: str
+    case_sensitive: bool = True
+
+
+@dataclass(frozen=True)
 class Not:
     operand: "Node"
 
@@ -90,7 +101,7 @@ class Or:
     operands: tuple["Node", ...]
 
 
-Node = Compare | InList | IsNull | Contains | Not | And | Or
+Node = Compare | InList | IsNull | Like | Contains | Not | And | Or
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,18 @@ from optrack.wire import NON_FINITE
 MAX_JSON_DEPTH = 32
 
 
+def storable_text(text: str) -> str:
+    """A string both engines can store: no NUL (PostgreSQL text cannot hold it) and valid
+    Unicode (no lone surrogates)."""
+    if "\x00" in text:
+        raise ValueError("strings must not contain NUL characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("strings must be valid Unicode (no lone surrogates)") from None
+    return text
+
+
 def _storable(value: Any, depth: int = 0) -> Any:
     """JSON both engines can store: finite numbers, no NUL characters, bounded depth."""
     if depth > MAX_JSON_DEPTH:
@@ -23,12 +35,7 @@ def _storable(value: Any, depth: int = 0) -> Any:
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
         raise ValueError("integers must fit in 64 bits")
     if isinstance(value, str):
-        if "\x00" in value:
-            raise ValueError("strings must not contain NUL characters")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError("strings must be valid Unicode (no lone surrogates)") from None
+        storable_text(value)
     if isinstance(value, dict):
         for k, v in value.items():
             _storable(k, depth + 1)

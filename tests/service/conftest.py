@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
-from ..conftest import assert_error  # noqa: F401 (re-exported)
+from ..conftest import assert_error, assert_mlflow_error  # noqa: F401 (re-exported)
 from ..harness import ALL_SCOPES, Settings, create_app, models, superuser_token
 
 # a small, valid experiment: 4 optimizers x 3 seeds = 12 runs
