@@ -4,6 +4,7 @@ MLflow tracking server of its own on the same machine."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import time
@@ -58,9 +59,7 @@ def mlflow_rows(srv, steps: int, tmp: str, bare_step: float, loop_seconds: Calla
                 ) -> list[str]:
     """The lines bench/sdk.py prints for the mlflow client (``bare_step``: seconds per step of
     the loop logging nothing)."""
-    try:
-        import mlflow  # noqa: F401 — the dev extra's mlflow-skinny
-    except ImportError:
+    if importlib.util.find_spec("mlflow") is None:  # the dev extra's mlflow-skinny
         return ["\n3. mlflow client: not installed (pip install mlflow-skinny): skipped"]
     lines = [f"\n3. the same loop logging through the mlflow client (mlflow.log_metrics, one "
              f"request per step), {steps} steps"]
