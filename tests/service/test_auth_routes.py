@@ -23,7 +23,8 @@ PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/login"), ("POST", "
 PUBLIC_MOUNTS = {"/static"}
 ADMIN_ROUTES = {("DELETE", "/api/v1/experiments/{experiment_id}"),
                 ("POST", "/api/v1/experiments/{experiment_id}/restore"),
-                ("POST", "/api/v1/experiments/{experiment_id}/purge")}
+                ("POST", "/api/v1/experiments/{experiment_id}/purge"),
+                ("DELETE", "/api/v1/datasets/{project}/{ref}")}
 ABSENT_ID = "0" * 32
 
 
