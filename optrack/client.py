@@ -13,6 +13,7 @@ import logging
 import os
 import random
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -107,6 +108,36 @@ class Client:
 
     def experiment(self, experiment_id: str) -> dict[str, Any]:
         return self.call("GET", f"/api/v1/experiments/{experiment_id}").json()
+
+    # -- datasets ---------------------------------------------------------------------------
+
+    def push_dataset(self, file: str | os.PathLike | bytes, project: str = "default",
+                     name: str | None = None, label: str | None = None) -> dict[str, Any]:
+        """Push a dataset file (an .npz with arrays x and y, or a .csv with a header row)
+        under ``name`` (default: the file's name); its record, ``created`` false when this
+        content was there under that name already."""
+        if isinstance(file, bytes):
+            if name is None:
+                raise ValueError("name the dataset: the bytes have no file name")
+            data = file
+        else:
+            data, name = Path(file).read_bytes(), name or Path(file).name
+        params = {"project": project, "name": name, **({"label": label} if label else {})}
+        return self.call("POST", "/api/v1/datasets", params=params, content=data,
+                         headers={"content-type": "application/octet-stream"}).json()
+
+    def datasets(self, project: str | None = None, **params: Any) -> dict[str, Any]:
+        """A page of the datasets you can see (``limit``, ``page_token``)."""
+        params = {"project": project, **params}
+        return self.call("GET", "/api/v1/datasets",
+                         params={k: v for k, v in params.items() if v is not None}).json()
+
+    def dataset(self, project: str, ref: str) -> dict[str, Any]:
+        """A dataset's record, by name, sha256 or name@sha256."""
+        return self.call("GET", f"/api/v1/datasets/{project}/{ref}").json()
+
+    def delete_dataset(self, project: str, ref: str) -> None:
+        self.call("DELETE", f"/api/v1/datasets/{project}/{ref}")
 
     # -- the transport ----------------------------------------------------------------------
 

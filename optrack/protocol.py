@@ -1,7 +1,7 @@
-"""The worker protocol's calls (lease, heartbeat, metrics, checkpoints, finish, release) on the
-shared client (client.py), with its retries. A 409 raises LeaseLost at once (the worker must
-drop the run), and so does a 404 on the calls that hold a lease (the run is gone, or not this
-token's). Responses are read for the fields this worker knows; a newer server's extra fields
+"""The worker protocol's calls (lease, heartbeat, metrics, checkpoints, datasets, finish,
+release) on the shared client (client.py), with its retries. A 409 raises LeaseLost at once
+(the worker must drop the run), and so does a 404 on the calls that hold a lease (the run is
+gone, or not this token's). Responses are read for the fields this worker knows; a newer server's extra fields
 are ignored, so servers can be upgraded before workers."""
 
 from __future__ import annotations
@@ -80,6 +80,11 @@ class WorkerClient(Client):
     def get_checkpoint(self, run_id: str, attempt: int) -> bytes:
         return self.call("GET", f"/api/v1/worker/runs/{run_id}/checkpoint",
                          params={"attempt": attempt}).content  # 404: the blob is missing
+
+    def get_dataset(self, run_id: str, attempt: int) -> bytes:
+        """The pushed dataset file the run trains on (404: it is missing)."""
+        return self.call("GET", f"/api/v1/worker/runs/{run_id}/dataset",
+                         params={"attempt": attempt}).content
 
     def finish(self, run_id: str, attempt: int, status: str, summary: dict | None = None,
                error: str | None = None) -> None:

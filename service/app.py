@@ -14,8 +14,8 @@ from .deps import scope
 from .handlers import install_handlers
 from .middleware import BodyLimit, SecurityHeaders
 from .queue.signal import QueueSignal
-from .routes import (audit, experiments, meta, metrics, mlflow, projects, runs, tokens, users,
-                     worker)
+from .routes import (audit, datasets, experiments, meta, metrics, mlflow, projects, runs, tokens,
+                     users, worker)
 from .schemas.common import ERROR_RESPONSES
 from .settings import Settings, get_settings
 
@@ -37,7 +37,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.login_limiter = RateLimiter(settings.auth_rate_per_minute)
     app.state.token_limiter = RateLimiter(settings.auth_rate_per_minute)
     install_handlers(app)
-    for module in (experiments, runs, metrics, worker, users, projects, tokens, audit, meta):
+    for module in (experiments, runs, metrics, worker, datasets, users, projects, tokens, audit,
+                   meta):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(mlflow.router)  # MLflow's API: MLflow's error shape, not in the schema
     app.include_router(mlflow.artifacts)
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     dashboard.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, overrides=(
         ("PUT", r"/api/v1/worker/runs/[^/]+/checkpoint", settings.max_checkpoint_bytes),
+        ("POST", r"/api/v1/datasets", settings.max_dataset_bytes),
         ("POST", r"/login|/logout", 4096)))
     app.add_middleware(SecurityHeaders)
     return app

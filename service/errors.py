@@ -118,6 +118,8 @@ CONSTRAINT_MESSAGES = {
     "uq_users_name": "a user with this name already exists",
     "pk_memberships": "this user already has a role in the project",
     "uq_api_tokens_hash": "this token already exists",
+    "uq_datasets_project_id_name": "the project already has a dataset with this name",
+    "uq_datasets_project_id_sha256": "the project already has a dataset with this content",
 }
 # SQLite names only CHECK constraints; UNIQUE ones come as their columns, foreign keys unnamed
 _SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)")

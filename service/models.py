@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, DateTime, Float, ForeignKey,
-                        Index, Integer, MetaData, String, Text, TypeDecorator, false)
+                        Index, Integer, MetaData, String, Text, TypeDecorator, UniqueConstraint,
+                        false)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -259,6 +260,30 @@ class MetricRollup(Base):
     min_value: Mapped[float | None] = mapped_column(Float)
     max_step: Mapped[int] = mapped_column(BigInteger)
     max_value: Mapped[float | None] = mapped_column(Float)
+
+
+class PushedDataset(Base):
+    """A dataset file pushed to the server (.npz or .csv), by name and by content in its
+    project: both are unique there, and a name never comes to mean other content. The blob is
+    ``<data_dir>/dataset-blobs/<sha256>``; these facts validate runs without reading it."""
+
+    __tablename__ = "datasets"
+    __table_args__ = (UniqueConstraint("project_id", "name"),
+                      UniqueConstraint("project_id", "sha256"),
+                      CheckConstraint("format IN ('npz', 'csv')", name="format"))
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    format: Mapped[str] = mapped_column(String(8))
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    rows: Mapped[int] = mapped_column(BigInteger)
+    features: Mapped[int] = mapped_column(Integer)
+    classes: Mapped[int | None] = mapped_column(Integer)  # None: labels not whole numbers
+    label: Mapped[str | None] = mapped_column(String(200))  # a .csv file's label column
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100))
 
 
 # -- teams and security ----------------------------------------------------------------------

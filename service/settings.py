@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     retry_backoff_seconds: float = Field(2.0, ge=0, description="base of the exponential backoff")
     lease_wait_seconds: float = Field(20.0, ge=0, description="longest long-poll of a lease call")
     max_checkpoint_bytes: int = Field(256 * 1024 * 1024, ge=1024)
+    max_dataset_bytes: int = Field(100 * 1024 * 1024, ge=1024, description="a pushed dataset "
+                                                                          "file's size")
     session_hours: float = Field(12.0, gt=0, le=24 * 30, description="dashboard sign-in lifetime")
     auth_rate_per_minute: int = Field(20, ge=1, description="sign-ins / token creations per "
                                                             "client address per minute")

@@ -18,13 +18,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token", default=os.environ.get("OPTRACK_TOKEN"))
     parser.add_argument("--concurrency", type=int, default=1,
                         help="worker processes to run (one run each at a time)")
+    parser.add_argument("--cache-dir", default=None,
+                        help="where pushed datasets are kept (default: $OPTRACK_CACHE_DIR, "
+                             "else $OPTRACK_DATA_DIR/cache/datasets)")
     parser.add_argument("--max-runs", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
     if args.concurrency > 1:
         return _supervise(args)
-    worker = Worker(args.server, args.token)
+    worker = Worker(args.server, args.token, cache_dir=args.cache_dir)
     worker.install_signal_handlers()
     worker.run_forever(max_runs=args.max_runs)
     return 0
@@ -32,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _supervise(args) -> int:
     """N single-run worker processes; signals are passed on to them."""
-    child_args = [sys.executable, "-m", "worker", "--server", args.server]
+    child_args = [sys.executable, "-m", "worker", "--server", args.server,
+                  *(["--cache-dir", args.cache_dir] if args.cache_dir else [])]
     env = dict(os.environ, **({"OPTRACK_TOKEN": args.token} if args.token else {}))
     children = [subprocess.Popen(child_args, env=env) for _ in range(args.concurrency)]
     import signal

@@ -19,11 +19,13 @@ import threading
 import time
 import traceback
 import uuid
+from pathlib import Path
 
 import optim_core
+from optrack.protocol import Lease, LeaseLost, WorkerClient
 from optrack.wire import encode_floats, encode_value
 
-from optrack.protocol import Lease, LeaseLost, WorkerClient
+from .datasets import DatasetCache, default_cache_dir
 
 log = logging.getLogger("optrack.worker")
 
@@ -41,9 +43,11 @@ class Stop(Exception):
 
 
 class Worker:
-    def __init__(self, server: str, token: str | None = None, worker_id: str | None = None):
+    def __init__(self, server: str, token: str | None = None, worker_id: str | None = None,
+                 cache_dir: Path | None = None):
         self.client = WorkerClient(server, token)
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.datasets = DatasetCache(cache_dir or default_cache_dir(), self.client)
         self.shutting_down = threading.Event()
 
     def install_signal_handlers(self) -> None:
@@ -186,8 +190,10 @@ class _RunState:
         try:
             resume = (self.client.get_checkpoint(lease.run_id, lease.attempt)
                       if lease.checkpoint_step is not None else None)
+            self.worker.datasets.prepare(lease)
             events = optim_core.train(lease.config, resume_from=resume,
-                                      checkpoint_now=self.worker.shutting_down.is_set)
+                                      checkpoint_now=self.worker.shutting_down.is_set,
+                                      cache_dir=self.worker.datasets.directory)
             for event in events:
                 self._check()
                 if isinstance(event, optim_core.Metrics):

@@ -1,20 +1,28 @@
 """A user's own dataset: an ``.npz`` with arrays ``x`` and ``y``, or a ``.csv`` with a header
 row and a label column. Loaded without pickle; every problem is a ConfigError naming the field.
 
-Paths are relative to the datasets directory (``OPTRACK_DATASETS_DIR``, default ``./datasets``)
-and cannot leave it, so a request cannot make a server or worker read any other file."""
+A run names the file one of two ways:
+
+- ``path``: relative to the datasets directory (``OPTRACK_DATASETS_DIR``, default
+  ``./datasets``), which it cannot leave, so a request cannot make a server or worker read any
+  other file; every machine that validates or trains the run needs the file there.
+- ``dataset``: a file pushed to the server (pushed.py), which the worker keeps by its sha256.
+  Its format is told by its content (an .npz is a zip archive), not by a name."""
 
 from __future__ import annotations
 
 import csv
+import io
 import os
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
 from ..errors import ConfigError
 
 DATASETS_DIR_ENV = "OPTRACK_DATASETS_DIR"
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # an .npz is a zip archive (the second: empty)
 
 
 def datasets_dir() -> Path:
@@ -39,6 +47,7 @@ def resolve(path: str) -> Path:
 
 
 def load_file(path: str, label: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The features and targets of the file at ``path`` in the datasets directory."""
     file = resolve(path)
     try:
         exists = file.is_file()
@@ -47,18 +56,40 @@ def load_file(path: str, label: str | None = None) -> tuple[np.ndarray, np.ndarr
     if not exists:
         raise ConfigError("path", f"no such file in the datasets directory: {path}")
     if file.suffix == ".npz":
-        return _load_npz(file)
+        return read_npz(file)
     if file.suffix == ".csv":
         try:
-            return _load_csv(file, label)
+            with file.open(newline="") as fh:
+                return read_csv(fh, label)[:2]
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError("path", f"cannot be read as CSV text: {exc}") from None
     raise ConfigError("path", f"must end in .npz or .csv, got {file.name!r}")
 
 
-def _load_npz(file: Path) -> tuple[np.ndarray, np.ndarray]:
+def file_format(data: bytes) -> str:
+    """"npz" for a zip archive, else "csv"."""
+    return "npz" if data[:4] in ZIP_MAGIC else "csv"
+
+
+def read_bytes(data: bytes, label: str | None) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """A file's features, targets and label column (None for an .npz), its format told by its
+    content. A UTF-8 byte-order mark before a CSV header is allowed (spreadsheets write one)."""
+    if file_format(data) == "npz":
+        if label is not None:
+            raise ConfigError("label", "an .npz dataset has no label column: its labels are "
+                                       "the array 'y'")
+        return (*read_npz(io.BytesIO(data)), None)
     try:
-        with np.load(file, allow_pickle=False) as data:
+        return read_csv(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline=""),
+                        label)
+    except UnicodeDecodeError as exc:
+        raise ConfigError("path", f"is neither an .npz archive nor CSV text (UTF-8): "
+                                  f"{exc}") from None
+
+
+def read_npz(source: Path | IO[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with np.load(source, allow_pickle=False) as data:
             if "x" not in data or "y" not in data:
                 raise ConfigError("path", f"an .npz dataset must hold arrays 'x' and 'y', "
                                           f"found {sorted(data.files)}")
@@ -76,27 +107,27 @@ def _load_npz(file: Path) -> tuple[np.ndarray, np.ndarray]:
     return x.astype(np.float64), y
 
 
-def _load_csv(file: Path, label: str | None) -> tuple[np.ndarray, np.ndarray]:
-    with file.open(newline="") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if not header:
-            raise ConfigError("path", "the .csv file is empty")
-        column = header.index(label) if label in header else None
-        if label is not None and column is None:
-            raise ConfigError("label", f"no column {label!r} in the header {header}")
-        column = len(header) - 1 if column is None else column
-        rows = []
-        for line_no, row in enumerate(reader, start=2):
-            if len(row) != len(header):
-                raise ConfigError("path", f"line {line_no} has {len(row)} fields, the header "
-                                          f"has {len(header)}")
-            try:
-                rows.append([float(v) for v in row])
-            except ValueError:
-                raise ConfigError("path", f"line {line_no} holds a value that is not a number: "
-                                          f"{row}") from None
+def read_csv(fh: IO[str], label: str | None) -> tuple[np.ndarray, np.ndarray, str]:
+    """Features, targets and the label column's name (``label``, default the last)."""
+    reader = csv.reader(fh)
+    header = next(reader, None)
+    if not header:
+        raise ConfigError("path", "the .csv file is empty")
+    column = header.index(label) if label in header else None
+    if label is not None and column is None:
+        raise ConfigError("label", f"no column {label!r} in the header {header}")
+    column = len(header) - 1 if column is None else column
+    rows = []
+    for line_no, row in enumerate(reader, start=2):
+        if len(row) != len(header):
+            raise ConfigError("path", f"line {line_no} has {len(row)} fields, the header "
+                                      f"has {len(header)}")
+        try:
+            rows.append([float(v) for v in row])
+        except ValueError:
+            raise ConfigError("path", f"line {line_no} holds a value that is not a number: "
+                                      f"{row}") from None
     if len(rows) < 2 or len(header) < 2:
         raise ConfigError("path", "needs a header, at least two data rows and a feature column")
     table = np.array(rows)
-    return np.delete(table, column, axis=1), table[:, column]
+    return np.delete(table, column, axis=1), table[:, column], header[column]

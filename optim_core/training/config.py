@@ -73,14 +73,16 @@ class RunConfig:
     """A validated config: the normalised dict plus what was resolved from it."""
 
     config: dict[str, Any]
-    dataset: datasets.Dataset | None
+    dataset: datasets.Dataset | datasets.DatasetShape | None  # a shape: validated from facts
     total_steps: int
     steps_per_epoch: int  # 0 for a point model
 
 
 def resolve(config: dict[str, Any], load_dataset=datasets.load) -> RunConfig:
     """Validate ``config`` against the catalog and return it normalised (defaults filled).
-    ``load_dataset`` lets the caller share loaded datasets between runs."""
+    ``load_dataset`` lets the caller share loaded datasets between runs, or answer with a
+    DatasetShape (a pushed file's facts, no arrays) where validating is all it does; the
+    options a shape pins (the pushed file's sha256) go into the normalised config."""
     if not isinstance(config, dict):
         raise ConfigError("config", f"must be an object, got {type(config).__name__}")
     unknown = sorted(set(config) - set(TOP_LEVEL) - set(SECTIONS))
@@ -114,14 +116,14 @@ def resolve(config: dict[str, Any], load_dataset=datasets.load) -> RunConfig:
         raise ConfigError("dataset.seed", f"must be an integer >= 0, got {seed!r}")
     data = load_dataset(dataset_spec["name"], seed=seed, **options)
     model_spec = _check_model(model_spec, data)
-    n_train = len(data.x_train)
+    n_train = data.n_train
     if top["batch_size"] > n_train:
         raise ConfigError("batch_size", f"must be <= {n_train} (the training set size), got "
                                         f"{top['batch_size']}")
     steps_per_epoch = -(-n_train // top["batch_size"])
     total = top["steps"] if top["steps"] is not None else top["epochs"] * steps_per_epoch
-    normal = {**_jsonable(top), "dataset": {**dataset_spec, "seed": seed}, "model": model_spec,
-              "optimizer": optimizer_spec, "schedule": schedule}
+    normal = {**_jsonable(top), "dataset": {**dataset_spec, **data.pinned, "seed": seed},
+              "model": model_spec, "optimizer": optimizer_spec, "schedule": schedule}
     return RunConfig(normal, data, total, steps_per_epoch)
 
 
@@ -156,7 +158,8 @@ def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items() if v is not None}
 
 
-def _check_model(spec: dict[str, Any], data: datasets.Dataset | None) -> dict[str, Any]:
+def _check_model(spec: dict[str, Any],
+                 data: datasets.Dataset | datasets.DatasetShape | None) -> dict[str, Any]:
     spec = dict(spec)
     if data is not None:
         for field_name, actual in (("input_dim", data.input_dim), ("output_dim", data.output_dim)):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import time
-from functools import lru_cache
+from functools import lru_cache, partial
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -20,16 +21,19 @@ Event = Metrics | Checkpoint | Finished
 
 
 @lru_cache(maxsize=16)
-def _cached_dataset(name: str, seed: int, options: tuple) -> datasets.Dataset:
-    data = datasets.load(name, seed=seed, **dict(options))
+def _cached_dataset(name: str, seed: int, options: tuple,
+                    cache_dir: Path | None) -> datasets.Dataset:
+    data = datasets.load(name, seed=seed, cache_dir=cache_dir, **dict(options))
     for part in (data.x_train, data.y_train, data.x_val, data.y_val):
         part.flags.writeable = False  # shared by every run in this process
     return data
 
 
-def load_dataset(name: str, seed: int = 0, **options: Any) -> datasets.Dataset:
-    """datasets.load, memoised per process: a worker loads each dataset once."""
-    return _cached_dataset(name, seed, tuple(sorted(options.items())))
+def load_dataset(name: str, seed: int = 0, cache_dir: Path | None = None,
+                 **options: Any) -> datasets.Dataset:
+    """datasets.load, memoised per process: a worker loads each dataset once (a pushed file's
+    reference pins its content, so the memo cannot serve stale arrays)."""
+    return _cached_dataset(name, seed, tuple(sorted(options.items())), cache_dir)
 
 
 @lru_cache(maxsize=16)
@@ -43,13 +47,15 @@ def _as_dtype(data: datasets.Dataset, dtype: str) -> tuple[np.ndarray, ...]:
 
 
 def train(config: dict[str, Any], resume_from: bytes | None = None,
-          checkpoint_now: Callable[[], bool] | None = None) -> Iterator[Event]:
+          checkpoint_now: Callable[[], bool] | None = None,
+          cache_dir: Path | None = None) -> Iterator[Event]:
     """Train as ``config`` says (see training/config.py), yielding Metrics, Checkpoint and
     finally Finished events. ``resume_from`` is a Checkpoint's data: the run continues
     bit-identically. ``checkpoint_now`` is asked after every step; when it answers True a
-    Checkpoint is yielded there (a worker shutting down). Raises ConfigError (before yielding
-    anything) for a bad config."""
-    run = resolve(config, load_dataset=load_dataset)
+    Checkpoint is yielded there (a worker shutting down). ``cache_dir`` holds the pushed
+    dataset files (named by sha256) that the config may name. Raises ConfigError (before
+    yielding anything) for a bad config."""
+    run = resolve(config, load_dataset=partial(load_dataset, cache_dir=cache_dir))
     cfg = run.config
     rng = np.random.default_rng(cfg["seed"])
     model_spec = {k: v for k, v in cfg["model"].items() if k != "kind"}

@@ -19,6 +19,7 @@ from ..db import make_engine
 from ..settings import Settings
 from optrack import credentials
 from .accounts import register as register_accounts
+from .datasets import register as register_datasets
 from .demo import EXPERIMENTS as DEMO_EXPERIMENTS
 from .local import local_credentials
 
@@ -26,6 +27,7 @@ app = typer.Typer(help="optrack: hyperparameter experiment tracking.", no_args_i
 db_app = typer.Typer(help="Database schema.")
 app.add_typer(db_app, name="db")
 register_accounts(app)
+register_datasets(app)
 
 
 @app.command()

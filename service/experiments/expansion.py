@@ -25,14 +25,16 @@ import numpy as np
 import optim_core
 
 from ..errors import InvalidInput
-from ..search.configs import ExpandedRun, apply_params, validate_config
+from ..search.configs import DatasetLoader, ExpandedRun, apply_params, validate_config
 from ..search.spec import SECTIONS, SearchSpec, check_distribution, parse_search
 
 LIST_TYPES = ("float_pair", "int_list")
 
 
-def expand(request: dict[str, Any], max_runs: int) -> list[ExpandedRun]:
-    """All runs of an experiment request, validated; InvalidInput names the first bad field."""
+def expand(request: dict[str, Any], max_runs: int,
+           load_dataset: DatasetLoader) -> list[ExpandedRun]:
+    """All runs of an experiment request, validated with the project's datasets
+    (``load_dataset``); InvalidInput names the first bad field."""
     sections = {s: request[s] for s in SECTIONS if request.get(s) is not None}
     for required in ("optimizer",):
         if required not in sections:
@@ -53,7 +55,7 @@ def expand(request: dict[str, Any], max_runs: int) -> list[ExpandedRun]:
             for trial in trials]
     if len(runs) > max_runs:
         raise _too_many(max_runs)
-    return [validate_config(config, origin) for config, origin in runs]
+    return [validate_config(config, origin, load_dataset) for config, origin in runs]
 
 
 def _too_many(max_runs: int) -> InvalidInput:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from .. import audit
 from ..auth.principal import Principal
+from ..datasets.validation import ProjectDatasets
 from ..errors import InvalidInput
 from ..models import Experiment, ExperimentTag, Run, RunTag, utcnow
 from ..projects import writable_project
@@ -27,11 +28,15 @@ def submit_experiment(session: Session, user: Principal, name: str, project: str
                       max_runs: int) -> tuple[Experiment, list[Run]]:
     """The stored experiment and its runs (``queued``), named ``<name> #<n>`` — or, for an
     adaptive search, its first trials. Needs the member role in the project; InvalidInput names
-    the first bad field of ``spec``."""
+    the first bad field of ``spec``. A pushed dataset is pinned to its content in the stored
+    request and runs."""
     pid = writable_project(session, user, project)
+    datasets = ProjectDatasets(session, pid)
+    spec = datasets.pin(spec)
     search = parse_search(spec.get("search"))
     adaptive = search is not None and search.adaptive
-    expanded = _adaptive_base(spec, search, max_runs) if adaptive else expand(spec, max_runs)
+    expanded = (_adaptive_base(spec, search, max_runs, datasets.load) if adaptive
+                else expand(spec, max_runs, datasets.load))
     tags = sorted(set(tags))
     now = utcnow()
     experiment = Experiment(project_id=pid, name=name, tags=tags, request=spec, created_at=now,
@@ -52,20 +57,20 @@ def submit_experiment(session: Session, user: Principal, name: str, project: str
     return experiment, runs
 
 
-def _adaptive_base(spec: dict[str, Any], search, max_runs: int) -> list:
+def _adaptive_base(spec: dict[str, Any], search, max_runs: int, load_dataset) -> list:
     """An adaptive search's one base config, validated with its space (a comparison's: one
     per optimizer)."""
     if search.compare is not None:
-        return studies.check(spec, search, max_runs, expand)
+        return studies.check(spec, search, max_runs, expand, load_dataset)
     if search.trials > max_runs:
         raise InvalidInput.field("search.trials", f"must be <= {max_runs} (the limit of runs "
                                                   f"per experiment)")
-    base = expand({k: v for k, v in spec.items() if k != "search"}, max_runs)
+    base = expand({k: v for k, v in spec.items() if k != "search"}, max_runs, load_dataset)
     if len(base) != 1:
         raise InvalidInput.field("search.method", f"an adaptive search starts from one base "
                                                   f"config, not {len(base)}; put the "
                                                   f"alternatives in search.space")
-    check_space(base_config(spec), search)
+    check_space(base_config(spec), search, load_dataset)
     return base
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..blobs import write_temp
 from ..errors import NotFound, TooLarge
 from ..models import Run
 
@@ -30,12 +30,7 @@ def store(session: Session, run: Run, data: bytes, step: int, data_dir: Path,
     sha = hashlib.sha256(data).hexdigest()
     target = _dir(data_dir) / sha
     if not target.exists():
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        os.replace(write_temp(target.parent, data), target)
     previous = run.checkpoint_sha
     run.checkpoint_sha, run.checkpoint_step = sha, step
     if previous and previous != sha:

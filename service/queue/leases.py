@@ -31,6 +31,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..auth.principal import Principal
+from ..datasets import records
 from ..errors import Conflict, NotFound
 from ..models import AttemptOutcome, Run, RunAttempt, RunStatus, utcnow
 from ..settings import Settings
@@ -89,10 +90,12 @@ def rescue_expired(session: Session, settings: Settings, now: datetime | None = 
 
 
 def holding(session: Session, run_id: str, attempt: int, worker,
-            allow_stopped: bool = False) -> Run:
-    """The run, locked, if ``attempt`` of this worker token still holds its lease; LeaseLost
-    otherwise, or NotFound when there is no such run in a project the token can see."""
-    run = session.scalar(select(Run).where(Run.id == run_id).with_for_update())
+            allow_stopped: bool = False, lock: bool = True) -> Run:
+    """The run, locked (unless not ``lock``: a read), if ``attempt`` of this worker token still
+    holds its lease; LeaseLost otherwise, or NotFound when there is no such run in a project
+    the token can see."""
+    stmt = select(Run).where(Run.id == run_id)
+    run = session.scalar(stmt.with_for_update() if lock else stmt)
     if run is None or worker.role(run.project_id) is None:  # the same answer for both
         raise NotFound(f"run {run_id!r} not found")
     if run.lease_token_id != worker.token_id:
@@ -232,3 +235,11 @@ def load_checkpoint(session: Session, run_id: str, attempt: int, worker: Princip
     """The run's latest checkpoint, for the attempt that resumes it (NotFound if the blob is
     missing: the worker must not mistake that for a lost lease)."""
     return checkpoints.load(holding(session, run_id, attempt, worker), data_dir)
+
+
+def dataset_file(session: Session, run_id: str, attempt: int, worker: Principal,
+                 data_dir: Path) -> Path:
+    """The pushed dataset file the attempt holding the run trains on (NotFound when the run
+    names none, or its file is missing: as for a checkpoint, not a lost lease)."""
+    run = holding(session, run_id, attempt, worker, lock=False)
+    return records.run_blob(session, run, data_dir)

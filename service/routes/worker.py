@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from optim_core.training import flatten
@@ -108,6 +109,17 @@ def get_checkpoint(run_id: str, session: WriteSession, settings: SettingsDep,
     """The run's latest checkpoint, for the attempt that resumes it."""
     return Response(leases.load_checkpoint(session, run_id, attempt, worker, settings.data_dir),
                     media_type="application/octet-stream")
+
+
+@router.get("/runs/{run_id}/dataset", response_class=Response,
+            responses={200: {"content": {"application/octet-stream": {}}}})
+def get_dataset(run_id: str, request: Request, settings: SettingsDep, worker: CurrentUser,
+                attempt: int = Query(ge=1)) -> Response:
+    """The pushed dataset file the run trains on (its config pins it by sha256: workers keep
+    it in a cache by that name and fetch it once per machine)."""
+    with request.app.state.reader() as session:  # closed before the file is streamed
+        path = leases.dataset_file(session, run_id, attempt, worker, settings.data_dir)
+    return FileResponse(path, media_type="application/octet-stream")
 
 
 @router.post("/runs/{run_id}/finish")

@@ -8,10 +8,10 @@ import copy
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import optim_core
-from optim_core.training import flatten, load_dataset, resolve, sectioned
+from optim_core.training import flatten, resolve, sectioned
 
 from ..errors import InvalidInput
 from .spec import SECTIONS, SearchSpec
@@ -38,9 +38,14 @@ def apply_params(config: dict[str, Any], params: dict[str, Any]) -> dict[str, An
     return config
 
 
-def validate_config(config: dict[str, Any], origin: dict[str, str]) -> ExpandedRun:
-    """The run of a sectioned config, resolved by optim_core; InvalidInput names the field as
-    the request spells it (``origin``: section → request path)."""
+DatasetLoader = Callable[..., Any]  # training.resolve's load_dataset: a project's datasets
+
+
+def validate_config(config: dict[str, Any], origin: dict[str, str],
+                    load_dataset: DatasetLoader) -> ExpandedRun:
+    """The run of a sectioned config, resolved by optim_core with the project's datasets
+    (``load_dataset``: datasets.validation.ProjectDatasets.load); InvalidInput names the field
+    as the request spells it (``origin``: section → request path)."""
     try:
         resolved = resolve(flatten(config), load_dataset=load_dataset)
     except optim_core.ConfigError as exc:
@@ -63,7 +68,8 @@ def base_config(request: dict[str, Any]) -> dict[str, Any]:
     return {s: request[s] for s in SECTIONS if request.get(s) is not None}
 
 
-def trial_config(base: dict[str, Any], params: dict[str, Any]) -> ExpandedRun:
+def trial_config(base: dict[str, Any], params: dict[str, Any],
+                 load_dataset: DatasetLoader) -> ExpandedRun:
     """The validated run of one trial: ``params`` applied to the base config, leaving out an
     optimizer's hyperparameter that the sampled optimizer does not have."""
     config = apply_params(base, params)
@@ -72,7 +78,7 @@ def trial_config(base: dict[str, Any], params: dict[str, Any]) -> ExpandedRun:
     if known is not None and isinstance(optimizer, dict):
         config["optimizer"] = {k: v for k, v in optimizer.items()
                                if k in known or f"optimizer.{k}" not in params}
-    return validate_config(config, {s: s for s in SECTIONS})
+    return validate_config(config, {s: s for s in SECTIONS}, load_dataset)
 
 
 def optimizer_fields(name: Any) -> set[str] | None:
@@ -84,7 +90,8 @@ def optimizer_fields(name: Any) -> set[str] | None:
 CORNERS = 256  # sampled-config corners validated at submission, at most
 
 
-def check_space(base: dict[str, Any], spec: SearchSpec, loc: str = "search.space") -> None:
+def check_space(base: dict[str, Any], spec: SearchSpec, load_dataset: DatasetLoader,
+                loc: str = "search.space") -> None:
     """InvalidInput, naming the space's field (under ``loc``), when the space can produce a
     config optim_core refuses: every optimizer hyperparameter must belong to an optimizer of the search, and the
     corners of the space (each range's ends, every choice) must validate."""
@@ -101,7 +108,7 @@ def check_space(base: dict[str, Any], spec: SearchSpec, loc: str = "search.space
     for combo in itertools.islice(itertools.product(*axes), CORNERS):
         params = dict(combo)
         try:
-            trial_config(base, params)
+            trial_config(base, params, load_dataset)
         except InvalidInput as exc:
             bad = exc.details[0]["loc"] if exc.details else ""
             field = f"{loc}.{bad}" if bad in space else bad or loc

@@ -54,12 +54,13 @@ def final_seeds(request: dict[str, Any], spec: SearchSpec) -> list[int]:
     return [seed + k for k in range(1, spec.compare.final_seeds + 1)]
 
 
-def check(request: dict[str, Any], spec: SearchSpec, max_runs: int,
-          expand) -> None:
+def check(request: dict[str, Any], spec: SearchSpec, max_runs: int, expand,
+          load_dataset) -> None:
     """InvalidInput naming the field when the comparison cannot run as asked: a shared
     optimizer setting no optimizer has, a name in the optimizer section, an invalid config of
     any optimizer's space, more runs than an experiment may have. ``expand`` validates a
-    request's sections (experiments/expansion.py)."""
+    request's sections (experiments/expansion.py) with the project's datasets
+    (``load_dataset``)."""
     compare = spec.compare
     shared = request.get("optimizer")
     if shared is not None and not isinstance(shared, dict):
@@ -80,11 +81,11 @@ def check(request: dict[str, Any], spec: SearchSpec, max_runs: int,
                                                   f"than the {max_runs} an experiment may have")
     for optimizer in compare.optimizers:
         base = study_base(request, optimizer)
-        if len(expand(base, max_runs)) != 1:
+        if len(expand(base, max_runs, load_dataset)) != 1:
             raise InvalidInput.field("search.method", "a comparison starts from one base "
                                                       "config; put the alternatives in "
                                                       "search.tune")
-        check_space(base, study_spec(spec, optimizer), "search.tune")
+        check_space(base, study_spec(spec, optimizer), load_dataset, "search.tune")
     if final_seeds(request, spec)[-1] > MAX_SEED:
         raise InvalidInput.field("training.seed", f"leaves no room for "
                                                   f"{compare.final_seeds} fresh final seeds")

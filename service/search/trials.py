@@ -17,8 +17,9 @@ from typing import Any
 
 from optuna.trial import TrialState
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
+from ..datasets.validation import ProjectDatasets
 from ..errors import Conflict, InvalidInput
 from ..models import Experiment, Metric, Run, RunStatus, RunTag, Trial, utcnow
 from .configs import base_config, trial_config
@@ -200,7 +201,8 @@ def trial_run(experiment: Experiment, base: dict[str, Any], params: dict[str, An
               started_at=now if external else None,
               tags=[RunTag(tag=t) for t in experiment.tags])
     try:
-        resolved = trial_config(base, params)
+        datasets = ProjectDatasets(object_session(experiment), experiment.project_id)
+        resolved = trial_config(base, params, datasets.load)
         run.config, run.total_steps = resolved.config, resolved.total_steps
     except InvalidInput as exc:
         run.status, run.finished_at = RunStatus.failed.value, now

@@ -19,13 +19,17 @@ FINISH_LINE = re.compile(r"finish run=(\w+) attempt=(\d+) outcome=(\w+)")
 
 class WorkerProc:
     """One worker of ``srv`` with its worker-only token, logging to ``log_path``; ``threads``
-    as in ``child_env``."""
+    as in ``child_env``. Its cache of pushed datasets is its own (``cache_dir``, by default
+    beside its log), as on a machine of its own."""
 
-    def __init__(self, srv: Server, log_path: Path, threads: int | None = 1):
+    def __init__(self, srv: Server, log_path: Path, threads: int | None = 1,
+                 cache_dir: Path | None = None):
         self.srv, self.log_path = srv, log_path
+        self.cache_dir = cache_dir or log_path.with_name(f"{log_path.stem}-cache")
         self.proc = spawn([sys.executable, "-m", "worker", "--server", srv.url,
                            "--token", srv.worker_token], log_path,
-                          child_env({"OPTRACK_DATASETS_DIR": str(srv.datasets_dir)}, threads))
+                          child_env({"OPTRACK_DATASETS_DIR": str(srv.datasets_dir),
+                                     "OPTRACK_CACHE_DIR": str(self.cache_dir)}, threads))
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -64,9 +68,11 @@ class Workers:
         self.log_dir, self.threads = Path(log_dir), threads
         self.started: list[WorkerProc] = []
 
-    def __call__(self, srv: Server, n: int = 1) -> list[WorkerProc]:
+    def __call__(self, srv: Server, n: int = 1,
+                 cache_dir: Path | None = None) -> list[WorkerProc]:
+        """``n`` workers; ``cache_dir``: one they share, as on one machine."""
         made = [WorkerProc(srv, self.log_dir / f"worker-{len(self.started) + i}.log",
-                           self.threads) for i in range(n)]
+                           self.threads, cache_dir) for i in range(n)]
         self.started += made
         return made
 

@@ -24,7 +24,8 @@ PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/login"), ("POST", "
 PUBLIC_MOUNTS = {"/static"}
 ADMIN_ROUTES = {("DELETE", "/api/v1/experiments/{experiment_id}"),
                 ("POST", "/api/v1/experiments/{experiment_id}/restore"),
-                ("POST", "/api/v1/experiments/{experiment_id}/purge")}
+                ("POST", "/api/v1/experiments/{experiment_id}/purge"),
+                ("DELETE", "/api/v1/datasets/{project}/{ref}")}
 # MLflow's searches are POSTs that only read
 MLFLOW_READS = {("POST", "/api/2.0/mlflow/experiments/search"),
                 ("POST", "/api/2.0/mlflow/runs/search")}
