@@ -14,7 +14,7 @@ import os
 import random
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Callable, Iterator
 
 import httpx
 
@@ -27,6 +27,7 @@ DEFAULT_SERVER = "http://127.0.0.1:8000"
 RETRY_FIRST = 0.2  # seconds
 RETRY_MAX = 5.0  # seconds
 GIVE_UP_AFTER = 600.0  # seconds of continuous failure before Unreachable is raised
+PAGE_SIZE = 500  # runs asked for per page by iter_runs
 
 
 class ApiError(Exception):
@@ -46,7 +47,8 @@ def server_url(server: str | None = None) -> str:
 
 
 class Client:
-    """``Client(server, token)``; every method returns the response's JSON."""
+    """``Client(server, token)``; every method returns the response's JSON, but ``iter_runs``
+    (runs, page after page) and the exports (streamed into a file: the bytes written)."""
 
     def __init__(self, server: str | None = None, token: str | None = None,
                  give_up_after: float = GIVE_UP_AFTER, timeout: float = 30.0):
@@ -97,6 +99,28 @@ class Client:
         return self.call("GET", "/api/v1/runs",
                          params={k: v for k, v in params.items() if v is not None}).json()
 
+    def iter_runs(self, limit: int | None = None, page_size: int = PAGE_SIZE,
+                  **params: Any) -> Iterator[dict[str, Any]]:
+        """Runs of GET /runs (``filter``, ``order_by``, ``experiment``), page after page,
+        at most ``limit`` of them (None: all)."""
+        token = None
+        while limit is None or limit > 0:
+            size = page_size if limit is None else min(page_size, limit)
+            page = self.runs(limit=size, page_token=token, **params)
+            yield from page["runs"]
+            if limit is not None:
+                limit -= len(page["runs"])
+            token = page.get("next_page_token")
+            if not token:
+                return
+
+    def export_metrics(self, run_id: str, out: IO[bytes], keys: list[str] | None = None,
+                       format: str = "csv") -> int:
+        """Write a run's full-resolution history (GET /runs/{id}/metrics/export, streamed)
+        to ``out``; the bytes written."""
+        return self.download(f"/api/v1/runs/{run_id}/metrics/export", out,
+                             params={"keys": keys or [], "format": format})
+
     def ask(self, experiment_id: str) -> dict[str, Any]:
         """Ask and tell: the next trial of an ``"external": true`` search, as a running run."""
         return self.call("POST", f"/api/v1/experiments/{experiment_id}/trials").json()
@@ -108,6 +132,12 @@ class Client:
 
     def experiment(self, experiment_id: str) -> dict[str, Any]:
         return self.call("GET", f"/api/v1/experiments/{experiment_id}").json()
+
+    def export_experiment(self, experiment_id: str, out: IO[bytes], format: str = "csv",
+                          table: str | None = None) -> int:
+        """Write GET /experiments/{id}/export (streamed) to ``out``; the bytes written."""
+        params = {"format": format} if table is None else {"format": format, "table": table}
+        return self.download(f"/api/v1/experiments/{experiment_id}/export", out, params=params)
 
     # -- datasets ---------------------------------------------------------------------------
 
@@ -144,13 +174,36 @@ class Client:
     def call(self, method: str, url: str, timeout: float | None = None,
              lost_on_404: bool = False, **kw: Any) -> httpx.Response:
         """The response of a call that succeeded, retried through failures that may pass."""
+        return self._retried(method, url, lost_on_404, lambda: self.http.request(
+            method, url, timeout=timeout or httpx.USE_CLIENT_DEFAULT, **kw))
+
+    def download(self, url: str, out: IO[bytes], params: dict[str, Any] | None = None) -> int:
+        """GET ``url`` streamed into ``out``; the bytes written. Retried until the response
+        starts; a connection that breaks later raises Unreachable (``out`` then holds a part)."""
+        response = self._retried("GET", url, False, lambda: self.http.send(
+            self.http.build_request("GET", url, params=params), stream=True))
+        written = 0
+        try:
+            for chunk in response.iter_bytes():
+                out.write(chunk)
+                written += len(chunk)
+        except httpx.TransportError as exc:
+            raise Unreachable(f"GET {url}: the connection broke after {written} bytes: "
+                              f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            response.close()
+        return written
+
+    def _retried(self, method: str, url: str, lost_on_404: bool,
+                 send: Callable[[], httpx.Response]) -> httpx.Response:
         delay, started = RETRY_FIRST, time.monotonic()
         while True:
             try:
-                response = self.http.request(
-                    method, url, timeout=timeout or httpx.USE_CLIENT_DEFAULT, **kw)
+                response = send()
                 if response.status_code < 400:
                     return response
+                response.read()  # a streamed answer's error body
+                response.close()
                 if response.status_code != 429 and response.status_code < 500:
                     raise self.refused(response, lost_on_404)
                 problem = f"{response.status_code} {response.text[:200]}"

@@ -5,19 +5,14 @@ its API (from any machine with a token). A pushed file is named in any run of it
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import typer
 
-from optrack.client import ApiError, Client, Unreachable
+from .common import SERVER, TOKEN, connected
 
 datasets_app = typer.Typer(help="Dataset files shared through the server.", no_args_is_help=True)
 
-SERVER = typer.Option("http://127.0.0.1:8000", "--server", envvar="OPTRACK_SERVER")
-TOKEN = typer.Option(None, "--token", envvar="OPTRACK_TOKEN",
-                     help="API token (default: the one saved for this server by optrack up)")
 PROJECT = typer.Option("default", "--project", "-p", help="the dataset's project")
 GIVE_UP_AFTER = 30.0  # seconds of an unreachable server before the command fails
 
@@ -26,18 +21,9 @@ def register(app: typer.Typer) -> None:
     app.add_typer(datasets_app, name="datasets")
 
 
-@contextmanager
-def _client(server: str, token: str | None) -> Iterator[Client]:
+def _client(server: str | None, token: str | None):
     """The API client; a refusal or an absent server exits with 1 and the server's message."""
-    try:
-        with Client(server, token, give_up_after=GIVE_UP_AFTER) as client:
-            yield client
-    except ApiError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from None
-    except Unreachable as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+    return connected(server, token, GIVE_UP_AFTER)
 
 
 def _classes(record: dict) -> str:

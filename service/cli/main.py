@@ -1,9 +1,9 @@
-"""The ``optrack`` command: serve, up (everything on one machine), worker, submit, status, db,
-and the administration commands of ``accounts.py``."""
+"""The ``optrack`` command: serve, up (everything on one machine), worker, sync, db; the
+commands of ``experiments.py`` (submit, status, export), ``runs.py`` (runs, metrics) and
+``watch.py`` over the REST API; and the administration commands of ``accounts.py``."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -17,9 +17,11 @@ import uvicorn
 from .. import migrate
 from ..db import make_engine
 from ..settings import Settings
-from optrack import credentials
+from optrack import ApiError, Client, Unreachable
+from . import experiments, runs, watch
 from .accounts import register as register_accounts
 from .datasets import register as register_datasets
+from .common import TOKEN
 from .demo import EXPERIMENTS as DEMO_EXPERIMENTS
 from .local import local_credentials
 
@@ -28,6 +30,9 @@ db_app = typer.Typer(help="Database schema.")
 app.add_typer(db_app, name="db")
 register_accounts(app)
 register_datasets(app)
+experiments.register(app)
+runs.register(app)
+watch.register(app)
 
 
 @app.command()
@@ -83,12 +88,12 @@ def up(host: str = typer.Option("127.0.0.1", help="interface to bind"),
 
 
 def _submit_demo(url: str, token: str) -> None:
-    for experiment in DEMO_EXPERIMENTS:
-        created = httpx.post(f"{url}/api/v1/experiments", json=experiment, timeout=60,
-                             headers={"authorization": f"Bearer {token}"})
-        typer.echo(f"submitted {experiment['name']!r}: {created.json().get('id')}"
-                   if created.status_code == 201 else
-                   f"could not submit {experiment['name']!r}: {created.text[:300]}")
+    with Client(url, token, give_up_after=60) as client:
+        for experiment in DEMO_EXPERIMENTS:
+            try:
+                typer.echo(f"submitted {experiment['name']!r}: {client.submit(experiment)['id']}")
+            except (ApiError, Unreachable) as exc:
+                typer.echo(f"could not submit {experiment['name']!r}: {exc}")
 
 
 def _wait_healthy(url: str, server: subprocess.Popen, timeout: float = 60) -> None:
@@ -134,51 +139,6 @@ def worker(server: str = typer.Option("http://127.0.0.1:8000", envvar="OPTRACK_S
     raise typer.Exit(main(args + (["--token", token] if token else [])))
 
 
-TOKEN = typer.Option(None, "--token", envvar="OPTRACK_TOKEN",
-                     help="API token (default: the one saved for this server by optrack up)")
-
-
-def _auth(server: str, token: str | None) -> dict[str, str]:
-    token = credentials.token_for(server, token)
-    return {"authorization": f"Bearer {token}"} if token else {}
-
-
-@app.command()
-def submit(file: str = typer.Argument(..., help="experiment request JSON, or - for stdin"),
-           server: str = typer.Option("http://127.0.0.1:8000", envvar="OPTRACK_SERVER"),
-           token: str = TOKEN) -> None:
-    """Send an experiment; prints its id."""
-    body = json.load(sys.stdin if file == "-" else open(file))
-    response = httpx.post(f"{server}/api/v1/experiments", json=body, timeout=60,
-                          headers=_auth(server, token))
-    if response.status_code != 201:
-        typer.echo(response.json()["error"]["message"], err=True)
-        raise typer.Exit(1)
-    typer.echo(response.json()["id"])
-
-
-@app.command()
-def status(experiment_id: str,
-           server: str = typer.Option("http://127.0.0.1:8000", envvar="OPTRACK_SERVER"),
-           token: str = TOKEN) -> None:
-    """Runs of an experiment per state."""
-    from rich.console import Console
-    from rich.table import Table
-
-    response = httpx.get(f"{server}/api/v1/experiments/{experiment_id}", timeout=30,
-                         headers=_auth(server, token))
-    if response.status_code != 200:
-        typer.echo(response.json()["error"]["message"], err=True)
-        raise typer.Exit(1)
-    body = response.json()
-    table = Table(title=body["name"])
-    table.add_column("state")
-    table.add_column("runs", justify="right")
-    for state, count in sorted(body["status_counts"].items()):
-        table.add_row(state, str(count))
-    Console().print(table)
-
-
 @app.command()
 def sync(server: str = typer.Option(None, envvar="OPTRACK_SERVER",
                                     help="upload here (default: the server each run was "
@@ -190,7 +150,7 @@ def sync(server: str = typer.Option(None, envvar="OPTRACK_SERVER",
 
     try:
         done = optrack.sync(server, token)
-    except (optrack.ApiError, optrack.Unreachable) as exc:
+    except (ApiError, Unreachable) as exc:
         typer.echo(f"sync stopped: {exc}", err=True)
         raise typer.Exit(1)
     typer.echo(f"{len(done)} run(s) uploaded and finished from {spool_dir()}")

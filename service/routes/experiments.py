@@ -18,7 +18,7 @@ from ..schemas.experiments import (ExperimentCreate, ExperimentDetail, Experimen
                                    TrialList, TrialOut)
 from ..search import analysis
 from ..schemas.runs import RunOut
-from .views import experiment_views, run_view
+from .views import download, experiment_views, run_view
 
 router = APIRouter(prefix="/api/v1/experiments", tags=["experiments"], dependencies=[scope()])
 
@@ -118,14 +118,8 @@ def export_experiment(experiment_id: str, request: Request, session: ReadSession
     compared = (experiment.request.get("search") or {}).get("method") == "compare"
     table = table or ("comparison" if compared else "runs")
     writer = export.export_csv if format == "csv" else export.export_json
-
-    def body():
-        with request.app.state.reader() as own_session:  # outlives the request's session
-            yield from writer(own_session, experiment_id, table)
-
-    media = "text/csv" if format == "csv" else "application/json"
-    return StreamingResponse(body(), media_type=media, headers={
-        "content-disposition": f'attachment; filename="experiment-{experiment_id}.{format}"'})
+    return download(request, lambda own_session: writer(own_session, experiment_id, table),
+                    format, f"experiment-{experiment_id}.{format}")
 
 
 @router.delete("/{experiment_id}", response_model=ExperimentOut)

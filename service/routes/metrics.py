@@ -1,8 +1,10 @@
-"""/api/v1 metrics: logging points to external runs, histories, many runs at once."""
+"""/api/v1 metrics: logging points to external runs, histories, full-resolution export,
+many runs at once."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
 
 from optrack.wire import encode_value
 
@@ -11,8 +13,9 @@ from ..errors import InvalidInput
 from ..runs import get_run, log_external_metrics, require_visible
 from ..schemas.common import MetricKey
 from ..schemas.metrics import HistoryOut, MetricBatch, MetricBatchResult, MetricsQuery, Series
-from ..tracking import rollups
+from ..tracking import export, rollups
 from ..tracking.latest import latest_values
+from .views import download
 
 router = APIRouter(prefix="/api/v1", tags=["metrics"], dependencies=[scope()])
 
@@ -39,6 +42,19 @@ def run_history(run_id: str, session: ReadSession, settings: SettingsDep, user: 
     if not keys:
         keys = sorted(latest_values(session, [run_id])[run_id])
     return HistoryOut(series=_series(session, settings, [run_id], keys, max_points))
+
+
+@router.get("/runs/{run_id}/metrics/export")
+def export_history(run_id: str, request: Request, session: ReadSession, user: CurrentUser,
+                   keys: list[MetricKey] | None = Query(None, max_length=50),
+                   format: str = Query("csv", pattern="^(csv|json)$")) -> StreamingResponse:
+    """Every point of the run's series (``keys``, else all), at full resolution — not
+    downsampled — streamed in order of key and step: CSV ``key,step,value,time`` or a JSON
+    array of {key, step, value, time}."""
+    get_run(session, user, run_id)
+    writer = export.points_csv if format == "csv" else export.points_json
+    return download(request, lambda own_session: writer(own_session, run_id, keys), format,
+                    f"run-{run_id}-metrics.{format}")
 
 
 @router.post("/metrics/query", response_model=HistoryOut)

@@ -1,10 +1,12 @@
 """Response shapes shared by several routes: runs and experiments as the API shows them, each
-list built in a fixed number of queries whatever its length."""
+list built in a fixed number of queries whatever its length; streamed downloads."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
+from fastapi import Request
+from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
 from optrack.wire import encode_value
@@ -49,3 +51,16 @@ def experiment_views(session: Session, experiments: Sequence[Experiment]) -> lis
     return [ExperimentOut(id=e.id, name=e.name, project=names.get(e.project_id, ""),
                           tags=list(e.tags), created_at=e.created_at, status_counts=counts[e.id])
             for e in experiments]
+
+
+def download(request: Request, write: Callable[[Session], Iterator[str]], format: str,
+             filename: str) -> StreamingResponse:
+    """``write(session)``'s text streamed as ``filename`` (csv or json), read in a session of
+    its own: the request's ends when the route returns, before the body is sent."""
+    def body():
+        with request.app.state.reader() as own_session:
+            yield from write(own_session)
+
+    media = "text/csv" if format == "csv" else "application/json"
+    return StreamingResponse(body(), media_type=media, headers={
+        "content-disposition": f'attachment; filename="{filename}"'})

@@ -89,6 +89,9 @@ def test_another_projects_runs_answer_like_missing_ones(client):
         same_as_missing(lambda i: client.get(f"/api/v1/runs/{i}/metrics", headers=h), run)
         same_as_missing(lambda i: client.get(f"/api/v1/runs/{i}/metrics?keys=loss", headers=h),
                         run)
+        for fmt in ("csv", "json"):
+            same_as_missing(lambda i: client.get(f"/api/v1/runs/{i}/metrics/export?format={fmt}",
+                                                 headers=h), run)
     # an external run in beta: as in a project that does not exist
     same_as_missing(lambda name: client.post("/api/v1/runs", headers=h,
                                              json={"name": "sneaky", "project": name}), "beta")
