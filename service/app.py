@@ -13,8 +13,11 @@ from .db import make_engine, session_makers
 from .deps import scope
 from .handlers import install_handlers
 from .middleware import BodyLimit, SecurityHeaders
+from .ops import logs
+from .ops.access import RequestObserver
 from .queue.signal import QueueSignal
 from .routes import audit, experiments, meta, metrics, projects, runs, tokens, users, worker
+from .routes import monitoring
 from .schemas.common import ERROR_RESPONSES
 from .settings import Settings, get_settings
 
@@ -23,6 +26,7 @@ log = logging.getLogger("optrack")
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    logs.configure(settings.log_format)
     engine = make_engine(settings.database_url)
     if settings.migrate_on_start:
         migrate.upgrade(engine)
@@ -38,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_handlers(app)
     for module in (experiments, runs, metrics, worker, users, projects, tokens, audit, meta):
         app.include_router(module.router, responses=ERROR_RESPONSES)
+    app.include_router(monitoring.router, responses=ERROR_RESPONSES)
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=[scope("read")])
     def openapi_schema() -> dict:
@@ -49,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ("PUT", r"/api/v1/worker/runs/[^/]+/checkpoint", settings.max_checkpoint_bytes),
         ("POST", r"/login|/logout", 4096)))
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestObserver, log_requests=settings.log_format == "json")
     return app
 
 

@@ -16,16 +16,19 @@ import uvicorn
 
 from .. import migrate
 from ..db import make_engine
+from ..ops.logs import uvicorn_config
 from ..settings import Settings
 from optrack import credentials
 from .accounts import register as register_accounts
 from .demo import EXPERIMENTS as DEMO_EXPERIMENTS
 from .local import local_credentials
+from .ops import metrics_directory, register as register_ops
 
 app = typer.Typer(help="optrack: hyperparameter experiment tracking.", no_args_is_help=True)
-db_app = typer.Typer(help="Database schema.")
+db_app = typer.Typer(help="Database schema and backups.")
 app.add_typer(db_app, name="db")
 register_accounts(app)
+register_ops(db_app)
 
 
 @app.command()
@@ -40,8 +43,10 @@ def serve(host: str = typer.Option("127.0.0.1", help="interface to bind (default
     migrate.upgrade(make_engine(settings.database_url))
     os.environ["OPTRACK_DATABASE_URL"] = settings.database_url
     os.environ["OPTRACK_DATA_DIR"] = str(settings.data_dir)
-    uvicorn.run("service.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level="info")
+    with metrics_directory(settings.data_dir):
+        uvicorn.run("service.app:app_from_env", factory=True, host=host, port=port,
+                    workers=workers, log_level="info",
+                    log_config=uvicorn_config(settings.log_format))
 
 
 @app.command()

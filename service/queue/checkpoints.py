@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import NotFound, TooLarge
 from ..models import Run
+from ..ops import instruments
 
 
 def _dir(data_dir: Path) -> Path:
@@ -36,6 +37,7 @@ def store(session: Session, run: Run, data: bytes, step: int, data_dir: Path,
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
+    instruments.checkpoint_stored(session, len(data))
     previous = run.checkpoint_sha
     run.checkpoint_sha, run.checkpoint_step = sha, step
     if previous and previous != sha:
