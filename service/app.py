@@ -13,9 +13,12 @@ from .db import make_engine, session_makers
 from .deps import scope
 from .handlers import install_handlers
 from .middleware import BodyLimit, SecurityHeaders
+from .ops import logs
+from .ops.access import RequestObserver
 from .queue.signal import QueueSignal
 from .routes import (audit, datasets, experiments, meta, metrics, mlflow, projects, runs, tokens,
                      users, worker)
+from .routes import monitoring
 from .schemas.common import ERROR_RESPONSES
 from .settings import Settings, get_settings
 
@@ -24,6 +27,7 @@ log = logging.getLogger("optrack")
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    logs.configure(settings.log_format)
     engine = make_engine(settings.database_url)
     if settings.migrate_on_start:
         migrate.upgrade(engine)
@@ -42,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(mlflow.router)  # MLflow's API: MLflow's error shape, not in the schema
     app.include_router(mlflow.artifacts)
+    app.include_router(monitoring.router, responses=ERROR_RESPONSES)
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=[scope("read")])
     def openapi_schema() -> dict:
@@ -54,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ("POST", r"/api/v1/datasets", settings.max_dataset_bytes),
         ("POST", r"/login|/logout", 4096)))
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestObserver, log_requests=settings.log_format == "json")
     return app
 
 

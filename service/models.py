@@ -289,7 +289,8 @@ class PushedDataset(Base):
 # -- teams and security ----------------------------------------------------------------------
 
 ROLES = ("viewer", "member", "admin")  # each includes the ones before it
-SCOPES = ("read", "write", "worker", "admin")
+# metrics: GET /metrics, server-wide figures (only a superuser or the CLI grants it)
+SCOPES = ("read", "write", "worker", "admin", "metrics")
 TOKEN_KINDS = ("api", "session", "login")  # API token · browser session · one-time login code
 
 

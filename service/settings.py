@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,6 +35,8 @@ class Settings(BaseSettings):
     session_hours: float = Field(12.0, gt=0, le=24 * 30, description="dashboard sign-in lifetime")
     auth_rate_per_minute: int = Field(20, ge=1, description="sign-ins / token creations per "
                                                             "client address per minute")
+    log_format: Literal["text", "json"] = Field("text", description="json: one JSON object per "
+                                                "log line, one line per request")
 
     @model_validator(mode="after")
     def _default_database(self) -> "Settings":

@@ -98,11 +98,14 @@ def mint_token(session: Session, user: Principal, name: str, scopes: list[str],
                expires_in_days: float | None) -> tuple[ApiToken, str, User]:
     """A token the caller asked for over the API: for themselves, or (superusers) for
     ``owner_name``; a token limited to some projects mints only tokens limited to (some of)
-    them. The row, its secret and its owner."""
+    them; only superusers grant the ``metrics`` scope (server-wide figures, beyond any
+    project). The row, its secret and its owner."""
     owner = session.get(User, user.user_id)
     if owner_name is not None and owner_name != owner.name:
         require_root(user)
         owner = get_user(session, owner_name)
+    if "metrics" in scopes:
+        require_root(user)
     if projects is None and user.token_projects is not None:
         raise InvalidInput.field("projects", "a token limited to some projects can only create "
                                              "tokens limited to (some of) them")

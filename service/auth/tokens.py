@@ -25,6 +25,12 @@ def generate() -> str:
     return PREFIX + secrets.token_urlsafe(32)
 
 
+def display_prefix(secret: str) -> str | None:
+    """The public part of a token, kept for display and safe to log; None for what is not
+    shaped like one (the secret itself is never shown, even a short fake one)."""
+    return secret[:DISPLAY] if secret.startswith(PREFIX) and len(secret) > DISPLAY else None
+
+
 def digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -35,7 +41,7 @@ def issue(session: Session, user: User, scopes: list[str], *, kind: str = "api",
     """A new token for ``user``: the row (to add to the session) and the secret, which is
     shown once and never stored."""
     secret = generate()
-    row = ApiToken(user_id=user.id, kind=kind, name=name, prefix=secret[:DISPLAY],
+    row = ApiToken(user_id=user.id, kind=kind, name=name, prefix=display_prefix(secret),
                    hash=digest(secret), scopes=sorted(set(scopes)), projects=projects,
                    csrf=secrets.token_urlsafe(32) if csrf else None, created_at=utcnow(),
                    expires_at=utcnow() + ttl if ttl else None)

@@ -98,7 +98,7 @@ def members_remove(project: str, user: str, database_url: str = DB, data_dir: st
 @tokens_app.command("create")
 def tokens_create(user: str,
                   scope: list[str] = typer.Option(["read", "write"], help="read, write, "
-                                                  "worker, admin (repeat the option)"),
+                                                  "worker, admin, metrics (repeat the option)"),
                   project: list[str] = typer.Option(None, help="limit to these projects"),
                   expires_days: float = typer.Option(None, help="expire after N days"),
                   name: str = typer.Option("token", help="what it is for"),

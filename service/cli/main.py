@@ -16,6 +16,7 @@ import uvicorn
 
 from .. import migrate
 from ..db import make_engine
+from ..ops.logs import uvicorn_config
 from ..settings import Settings
 from optrack import ApiError, Client, Unreachable
 from . import experiments, runs, watch
@@ -24,15 +25,17 @@ from .datasets import register as register_datasets
 from .common import TOKEN
 from .demo import EXPERIMENTS as DEMO_EXPERIMENTS
 from .local import local_credentials
+from .ops import metrics_directory, register as register_ops
 
 app = typer.Typer(help="optrack: hyperparameter experiment tracking.", no_args_is_help=True)
-db_app = typer.Typer(help="Database schema.")
+db_app = typer.Typer(help="Database schema and backups.")
 app.add_typer(db_app, name="db")
 register_accounts(app)
 register_datasets(app)
 experiments.register(app)
 runs.register(app)
 watch.register(app)
+register_ops(db_app)
 
 
 @app.command()
@@ -47,8 +50,10 @@ def serve(host: str = typer.Option("127.0.0.1", help="interface to bind (default
     migrate.upgrade(make_engine(settings.database_url))
     os.environ["OPTRACK_DATABASE_URL"] = settings.database_url
     os.environ["OPTRACK_DATA_DIR"] = str(settings.data_dir)
-    uvicorn.run("service.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level="info")
+    with metrics_directory(settings.data_dir):
+        uvicorn.run("service.app:app_from_env", factory=True, host=host, port=port,
+                    workers=workers, log_level="info",
+                    log_config=uvicorn_config(settings.log_format))
 
 
 @app.command()

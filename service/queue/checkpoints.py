@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from ..blobs import write_temp
 from ..errors import NotFound, TooLarge
 from ..models import Run
+from ..ops import instruments
 
 
 def _dir(data_dir: Path) -> Path:
@@ -31,6 +32,7 @@ def store(session: Session, run: Run, data: bytes, step: int, data_dir: Path,
     target = _dir(data_dir) / sha
     if not target.exists():
         os.replace(write_temp(target.parent, data), target)
+    instruments.checkpoint_stored(session, len(data))
     previous = run.checkpoint_sha
     run.checkpoint_sha, run.checkpoint_step = sha, step
     if previous and previous != sha:

@@ -34,6 +34,7 @@ from ..auth.principal import Principal
 from ..datasets import records
 from ..errors import Conflict, NotFound
 from ..models import AttemptOutcome, Run, RunAttempt, RunStatus, utcnow
+from ..ops import instruments
 from ..settings import Settings
 from ..search import pruning, schedule, trials
 from ..tracking import ingest
@@ -70,6 +71,7 @@ def lease_next(session: Session, worker_id: str, settings: Settings, worker) -> 
     if run_id is None:
         return None
     run = session.get(Run, run_id, populate_existing=True)
+    instruments.leased(session, run, now)
     session.add(RunAttempt(run_id=run.id, attempt=run.attempt, worker_id=worker_id,
                            started_at=now))
     return run

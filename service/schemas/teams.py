@@ -11,7 +11,7 @@ from .common import Page, ProjectName, Strict, Tag
 
 UserName = ProjectName  # same rule: letters, digits, '_', '.', '-'
 Role = Literal["viewer", "member", "admin"]
-Scope = Literal["read", "write", "worker", "admin"]
+Scope = Literal["read", "write", "worker", "admin", "metrics"]
 
 
 class UserCreate(Strict):
@@ -53,7 +53,7 @@ class MemberOut(BaseModel):
 
 class TokenCreate(Strict):
     name: Tag = "token"
-    scopes: list[Scope] = Field(min_length=1, max_length=4)
+    scopes: list[Scope] = Field(min_length=1, max_length=5)
     projects: list[ProjectName] | None = Field(None, max_length=100,
                                                description="limit the token to these projects")
     expires_in_days: float | None = Field(None, gt=0, le=3650)

@@ -18,6 +18,7 @@ from optrack.wire import decode_value
 from ..db import insert_for
 from ..errors import TooLarge
 from ..models import LatestMetric
+from ..ops import instruments
 from . import rollups
 
 
@@ -73,6 +74,7 @@ def record_metrics(session: Session, run_id: str,
         set_={"step": stmt.excluded.step, "value": stmt.excluded.value},
         where=stmt.excluded.step > LatestMetric.step)
     session.execute(stmt)
+    instruments.points_stored(session, inserted)
     return inserted
 
 

@@ -30,6 +30,7 @@ ADMIN_ROUTES = {("DELETE", "/api/v1/experiments/{experiment_id}"),
 MLFLOW_READS = {("POST", "/api/2.0/mlflow/experiments/search"),
                 ("POST", "/api/2.0/mlflow/runs/search")}
 ABSENT_ID = "0" * 32
+API = ("/api/", "/openapi.json", "/metrics")  # answer with the error shape (pages redirect)
 
 
 def _walk(routes):
@@ -55,8 +56,11 @@ def routes(app) -> list[tuple[str, str]]:
 
 def required_scope(method: str, path: str) -> str | None:
     """The rule the README states: worker routes need ``worker``; administration needs
-    ``admin``; other reads ``read``; other writes ``write``. None: any API token (pages)."""
-    if not path.startswith(("/api/", "/openapi.json")) or (method, path) in MLFLOW_READS:
+    ``admin``; Prometheus' ``/metrics`` needs ``metrics``; other reads ``read``; other writes
+    ``write``. None: any API token (pages)."""
+    if path == "/metrics":
+        return "metrics"
+    if not path.startswith(API) or (method, path) in MLFLOW_READS:
         return "read"
     if path.startswith("/api/v1/worker/"):
         return "worker"
@@ -77,7 +81,7 @@ def call(client, method: str, path: str, headers: dict[str, str]):
 
 
 def refused(response, path: str, status: int) -> None:
-    if not path.startswith(("/api/", "/openapi.json")) and status == 401:
+    if not path.startswith(API) and status == 401:
         # a page sends the browser to sign in
         assert response.status_code == 303, (path, response.status_code, response.text[:300])
         assert response.headers["location"].startswith("/login?next="), path
@@ -107,7 +111,8 @@ def credentials(shared_client):
         made = {}
         for name, scopes in {"read": ["read"], "write": ["read", "write"],
                              "worker": ["worker"], "admin": ["read", "write", "admin"],
-                             "all": ["read", "write", "worker", "admin"]}.items():
+                             "metrics": ["metrics"],
+                             "all": ["read", "write", "worker", "admin", "metrics"]}.items():
             made[name] = accounts.create_token(session, "cli", user, name, scopes)[1]
         revoked, made["revoked"] = accounts.create_token(session, "cli", user, "gone",
                                                       ["read", "write", "worker", "admin"])
@@ -138,7 +143,7 @@ def test_every_route_but_the_public_ones_needs_valid_credentials(shared_client, 
     for method, path in protected:
         for label, headers in bad.items():
             response = call(bare, method, path, headers)
-            if label == "none" or path.startswith(("/api/", "/openapi.json")):
+            if label == "none" or path.startswith(API):
                 refused(response, path, 401)
             else:  # a bad bearer on a page: the sign-in page too
                 assert response.status_code == 303, (label, method, path, response.text[:200])
@@ -147,14 +152,15 @@ def test_every_route_but_the_public_ones_needs_valid_credentials(shared_client, 
 def test_every_protected_route_refuses_a_token_without_its_scope(shared_client, bare,
                                                                  credentials):
     lacking = {"read": ["worker"], "write": ["read", "worker"],
-               "worker": ["admin"], "admin": ["write", "worker"]}
+               "worker": ["admin"], "admin": ["write", "worker"],
+               "metrics": ["read", "admin"]}
     for method, path in routes(shared_client.app):
         if (method, path) in PUBLIC:
             continue
         need = required_scope(method, path)
         for holder in lacking[need]:
             response = call(bare, method, path, credentials[holder])
-            if path.startswith(("/api/", "/openapi.json")):
+            if path.startswith(API):
                 api_error(response, path, 403)
             else:
                 assert response.status_code == 303, (holder, path)

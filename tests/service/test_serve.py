@@ -9,7 +9,9 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 import pytest
@@ -37,14 +39,17 @@ def listening_addresses(port: int) -> set[str]:
     return found
 
 
-@pytest.fixture
-def server(tmp_path):
+@contextmanager
+def serving(tmp_path: Path, *options: str) -> Iterator[tuple[str, int, subprocess.Popen, Path]]:
+    """``optrack serve`` with ``options`` (its data in ``tmp_path / "data"``, its output in
+    ``tmp_path / "server.log"``) until /healthz answers: (url, port, process, tmp_path).
+    SIGTERM at the end."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPTRACK_")}
     log = open(tmp_path / "server.log", "wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "serve", "--port", str(port),
-         "--data-dir", str(tmp_path / "data")],
+         "--data-dir", str(tmp_path / "data"), *options],
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -72,6 +77,12 @@ def server(tmp_path):
                 process.kill()
                 process.wait(5)
         log.close()
+
+
+@pytest.fixture
+def server(tmp_path):
+    with serving(tmp_path) as running:
+        yield running
 
 
 def test_serve_answers_over_http_on_loopback_only_and_stops_on_sigterm(server):
