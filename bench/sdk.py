@@ -5,8 +5,8 @@
 1. ``run.log`` cost per call, with 1 and with 4 keys: the median over blocks of ``--calls``
    calls of a run that is really sending (its background thread posts batches meanwhile).
 2. A NumPy training loop — one Adam step of optim_core's 784-100-100-100-100-10 MLP at batch
-   128 per iteration (bench.train_step's network) — logging 4 keys every step through the SDK,
-   against the same loop logging nothing; interleaved rounds, the ratio of medians (target
+   128 per iteration (bench.train_step's network), one BLAS thread — logging 4 keys every step
+   through the SDK, against the same loop logging nothing; interleaved rounds, the ratio of medians (target
    ≤ 1.02×), and what ``finish`` (draining the buffer) adds.
 3. The same loop logging through the ``mlflow`` client (``mlflow.log_metrics``: one request per
    step) to optrack's MLflow-compatible API, when the ``mlflow`` package is installed; and to an
@@ -66,20 +66,28 @@ def loop_seconds(steps: int, run: optrack.Run | None) -> float:
 
 
 def training_loop(srv: Server, steps: int, rounds: int) -> dict[str, list[float]]:
-    """Interleaved rounds of the loop without logging and with the SDK."""
+    """Interleaved rounds of the loop without logging and with the SDK, at one BLAS thread
+    (optrack's training default: on 2 shared cores a second one collapses)."""
+    from threadpoolctl import threadpool_limits
+
     out = {"none": [], "sdk": [], "finish": []}
-    for r in range(rounds):
-        order = ("none", "sdk") if r % 2 == 0 else ("sdk", "none")
-        for what in order:
-            if what == "none":
-                out["none"].append(loop_seconds(steps, None))
-                continue
-            run = optrack.init(server=srv.url, token=srv.token, name=f"loop round {r}")
-            out["sdk"].append(loop_seconds(steps, run))
-            started = time.perf_counter()
-            run.finish()
-            out["finish"].append(time.perf_counter() - started)
+    with threadpool_limits(limits=1):
+        for r in range(rounds):
+            _round(srv, steps, r, out)
     return out
+
+
+def _round(srv: Server, steps: int, r: int, out: dict[str, list[float]]) -> None:
+    """One round: the loop alone and the loop logging, in alternating order."""
+    for what in (("none", "sdk") if r % 2 == 0 else ("sdk", "none")):
+        if what == "none":
+            out["none"].append(loop_seconds(steps, None))
+            continue
+        run = optrack.init(server=srv.url, token=srv.token, name=f"loop round {r}")
+        out["sdk"].append(loop_seconds(steps, run))
+        started = time.perf_counter()
+        run.finish()
+        out["finish"].append(time.perf_counter() - started)
 
 
 def main(argv: list[str] | None = None) -> int:
