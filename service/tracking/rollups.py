@@ -74,13 +74,26 @@ def _merge(children, factor):
     return out
 
 
+_UPSERTS: dict[str, object] = {}  # dialect name → the rollup upsert, built once (it is immutable)
+
+
+def _upsert_statement(session):
+    """The dialect's INSERT … ON CONFLICT DO UPDATE of rollup rows: building it took more time
+    than running it, at every metrics write."""
+    dialect = session.get_bind().dialect.name
+    stmt = _UPSERTS.get(dialect)
+    if stmt is None:
+        stmt = insert_for(session)(MetricRollup.__table__)
+        stmt = stmt.on_conflict_do_update(index_elements=["run_id", "key", "width", "bucket"],
+                                          set_={c: stmt.excluded[c] for c in _COLS})
+        _UPSERTS[dialect] = stmt
+    return stmt
+
+
 def _upsert_rollups(session, run_id, key, width, buckets):
     if not buckets:
         return
-    stmt = insert_for(session)(MetricRollup.__table__)
-    stmt = stmt.on_conflict_do_update(index_elements=["run_id", "key", "width", "bucket"],
-                                      set_={c: stmt.excluded[c] for c in _COLS})
-    session.connection().execute(stmt, [
+    session.connection().execute(_upsert_statement(session), [
         {"run_id": run_id, "key": key, "width": width, "bucket": b, **dict(zip(_COLS, a))}
         for b, a in buckets.items()])
 
