@@ -31,14 +31,15 @@ def comparison(session: Session, experiment: Experiment) -> dict[str, Any] | Non
     if spec is None or spec.compare is None:
         return None
     views = load_trials(session, experiment, spec, study=None, final=None)
-    rows = [_optimizer(spec, name, [v for v in views if v.study == name])
-            for name in spec.compare.optimizers]
+    rows, finals = [], {}  # finals: optimizer → its final objectives, once all have ended
+    for name in spec.compare.optimizers:
+        row, values = _optimizer(spec, name, [v for v in views if v.study == name])
+        rows.append(row)
+        if row["final"] is not None:
+            finals[name] = values
     configs = _configs(session, [row["best_run_id"] for row in rows if row["best_run_id"]])
-    finals: dict[str, list[float]] = {}
     for row in rows:
         row["best_config"] = configs.get(row["best_run_id"])
-        if row["final"] is not None:
-            finals[row["optimizer"]] = row.pop("_values")
     settled = all(row["status"] in ("done", "no complete trial") for row in rows)
     tested = []
     if settled and finals:
@@ -47,14 +48,14 @@ def comparison(session: Session, experiment: Experiment) -> dict[str, Any] | Non
             next(row for row in rows if row["optimizer"] == name)["rank"] = rank
         tested = [{"a": p.a, "b": p.b, "p_value": p.p_value, "p_holm": p.p_holm,
                    "significant": p.significant} for p in pairs(finals, ALPHA)]
-    for row in rows:
-        row.pop("_values", None)
     return {"objective": {"metric": spec.objective.metric, "mode": spec.objective.mode},
             "alpha": ALPHA, "final_seeds": spec.compare.final_seeds, "optimizers": rows,
             "pairs": tested}
 
 
-def _optimizer(spec: SearchSpec, name: str, views: list[TrialView]) -> dict[str, Any]:
+def _optimizer(spec: SearchSpec, name: str, views: list[TrialView]
+               ) -> tuple[dict[str, Any], list[float]]:
+    """An optimizer's entry, and its final runs' objectives (complete ones)."""
     compare = spec.compare
     search = [v for v in views if not v.final]
     final = [v for v in views if v.final]
@@ -74,7 +75,7 @@ def _optimizer(spec: SearchSpec, name: str, views: list[TrialView]) -> dict[str,
             "best_params": best.params if best else None, "best_config": None,
             "final_run_ids": [v.run_id for v in final],
             "final": _final(values, len(final)) if status == "done" else None,
-            "rank": None, "_values": values}
+            "rank": None}, values
 
 
 def _final(values: list[float], runs: int) -> dict[str, Any]:

@@ -86,6 +86,18 @@ def workers(tmp_path) -> Iterator[Workers]:
     pool.stop(graceful=lambda w: w.srv.shared)
 
 
+def two_apis_submitting(server, workers, body: dict[str, Any]) -> tuple[Server, Server, list, str]:
+    """Two API processes over the test's database with two workers each, and ``body``
+    submitted through the first: (first, second, the workers, the experiment's id)."""
+    first, second = server(wait=False), server(wait=False)
+    pool = workers(first, 2) + workers(second, 2)
+    first.wait_ready()
+    second.wait_ready()
+    created = first.api.post("/api/v1/experiments", json=body)
+    assert created.status_code == 201, created.text
+    return first, second, pool, created.json()["id"]
+
+
 # -- direct database reads (the attempts history has no API) -----------------------------------
 
 def _rows(db_url: str, query) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ..harness import ENDED, WorkerProc, Workers, models, wait_until
-from .conftest import SPIRAL, _rows, attempts
+from .conftest import SPIRAL, _rows, attempts, two_apis_submitting
 
 OPTIMIZERS = ["sgd", "momentum", "adagrad", "adam"]
 BUDGET, FINAL_SEEDS, SEED = 4, 3, 3
@@ -92,13 +92,7 @@ def assert_result(comparison: dict[str, Any], rows: list[dict[str, Any]]) -> Non
 
 def test_every_optimizer_gets_its_budget_and_final_runs_through_crashes_of_a_worker_and_an_api(
         server, workers, db_url):
-    first, second = server(wait=False), server(wait=False)
-    pool = workers(first, 2) + workers(second, 2)
-    first.wait_ready()
-    second.wait_ready()
-    created = first.api.post("/api/v1/experiments", json=COMPARE)
-    assert created.status_code == 201, created.text
-    experiment_id = created.json()["id"]
+    first, second, pool, experiment_id = two_apis_submitting(server, workers, COMPARE)
 
     def detail() -> dict[str, Any]:
         return first.api.get(f"/api/v1/experiments/{experiment_id}").json()

@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.pool import NullPool
 
 from ..harness import models, wait_until
-from .conftest import SPIRAL
+from .conftest import SPIRAL, two_apis_submitting
 
 TRIALS, EPOCHS = 14, 6
 SEARCH = {"name": "tpe + asha", "dataset": SPIRAL, "model": {"kind": "mlp", "hidden": [16]},
@@ -34,13 +34,7 @@ def trial_numbers(db_url: str, experiment_id: str) -> list[int]:
 
 def test_a_search_runs_exactly_its_trials_through_crashes_of_a_worker_and_an_api(
         server, workers, db_url):
-    first, second = server(wait=False), server(wait=False)
-    pool = workers(first, 2) + workers(second, 2)
-    first.wait_ready()
-    second.wait_ready()
-    created = first.api.post("/api/v1/experiments", json=SEARCH)
-    assert created.status_code == 201, created.text
-    experiment_id = created.json()["id"]
+    first, second, pool, experiment_id = two_apis_submitting(server, workers, SEARCH)
 
     def search() -> dict:
         return first.api.get(f"/api/v1/experiments/{experiment_id}").json()["search"]
