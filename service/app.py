@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from . import dashboard, migrate
 from .auth.ratelimit import RateLimiter
-from .db import make_engine, session_makers
+from .db import for_reading, make_engine, session_makers
 from .deps import scope
 from .handlers import install_handlers
 from .middleware import BodyLimit, SecurityHeaders
@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.writer, app.state.reader = session_makers(engine)
+    app.state.read_engine = for_reading(engine)  # the bare connection each request's caller is read on
     app.state.queue_signal = QueueSignal()  # wakes long-polling lease calls
     app.state.login_limiter = RateLimiter(settings.auth_rate_per_minute)
     app.state.token_limiter = RateLimiter(settings.auth_rate_per_minute)

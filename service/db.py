@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -46,12 +46,16 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def for_reading(engine: Engine) -> Engine:
+    """``engine`` beginning SQLite transactions DEFERRED, so reads never wait for the write
+    lock."""
+    return engine.execution_options(sqlite_begin="DEFERRED")
+
+
 def session_makers(engine: Engine) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
-    """(writer, reader): the reader begins SQLite transactions DEFERRED, so reads never wait
-    for the write lock."""
+    """(writer, reader): the reader's sessions are ``for_reading``."""
     writer = sessionmaker(engine, expire_on_commit=False)
-    reader = sessionmaker(engine.execution_options(sqlite_begin="DEFERRED"),
-                          expire_on_commit=False)
+    reader = sessionmaker(for_reading(engine), expire_on_commit=False)
     return writer, reader
 
 
@@ -59,3 +63,9 @@ def insert_for(session: Session):
     """The dialect's ``insert`` (PostgreSQL's or SQLite's), which has ``on_conflict_do_nothing``
     and ``on_conflict_do_update``: upserts written once for both engines."""
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def driver_sql(conn: Connection, statement: str) -> str:
+    """``statement``, written with ``?`` placeholders (SQLite's), in the driver's parameter
+    style: the hot paths' plain SQL, run by ``exec_driver_sql`` without compiling anything."""
+    return statement if conn.dialect.paramstyle == "qmark" else statement.replace("?", "%s")

@@ -10,10 +10,11 @@ from typing import Annotated, Iterator
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPBearer
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from .auth import tokens
-from .auth.principal import Principal, principal_for
+from .auth.principal import Principal, holder
 from .errors import Forbidden, Unauthenticated
 from .settings import Settings
 
@@ -40,7 +41,7 @@ def _reader(request: Request) -> Iterator[Session]:
         yield session
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -49,7 +50,7 @@ ReadSession = Annotated[Session, Depends(_reader)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
-def identify(request: Request, session: Session) -> Principal | None:
+def identify(request: Request, conn: Connection) -> Principal | None:
     """The caller, or None without valid credentials (the CSRF check is separate)."""
     header = request.headers.get("authorization")
     if header is not None:
@@ -57,16 +58,12 @@ def identify(request: Request, session: Session) -> Principal | None:
         if scheme.lower() != "bearer":
             raise Unauthenticated(f"{scheme[:20] or 'these'} credentials are not accepted: "
                                   f"send an API token as 'Authorization: Bearer otk_…'")
-        found = tokens.lookup(session, secret.strip(), "api")
+        found = holder(conn, secret.strip(), "api")
         if found is None:
             raise Unauthenticated("the bearer token is unknown, revoked or expired")
-        return principal_for(session, *found, kind="api")
+        return found
     cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        found = tokens.lookup(session, cookie, "session")
-        if found is not None:
-            return principal_for(session, *found, kind="session")
-    return None
+    return holder(conn, cookie, "session") if cookie else None
 
 
 def authenticate(request: Request, _bearer=Depends(BEARER), _cookie=Depends(COOKIE)) -> Principal:
@@ -74,8 +71,8 @@ def authenticate(request: Request, _bearer=Depends(BEARER), _cookie=Depends(COOK
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
-    with request.app.state.reader() as session:
-        principal = identify(request, session)
+    with request.app.state.read_engine.connect() as conn:
+        principal = identify(request, conn)
     if principal is None:
         raise Unauthenticated("authentication required: send 'Authorization: Bearer <token>'")
     if principal.kind == "session" and request.method not in SAFE_METHODS:
@@ -93,7 +90,8 @@ def scope(name: str | None = None):
     """Router dependency: authenticated with scope ``name`` (None: read for safe methods,
     write for the others)."""
 
-    def dependency(request: Request, principal: CurrentUser) -> Principal:
+    # async: no I/O, so no trip through the thread pool
+    async def dependency(request: Request, principal: CurrentUser) -> Principal:
         principal.require_scope(name or ("read" if request.method in SAFE_METHODS else "write"))
         return principal
 

@@ -1,20 +1,20 @@
 """Who is calling, and what they may touch.
 
-A ``Principal`` (made by ``deps.authenticate`` from a request's token, or ``principal_for`` from
-a token row) knows the token's scopes and the user's role in each project; ``Principal.where``
-turns that into a SQL condition, so every query is confined to what the caller may see, and
-``Principal.check`` answers 404 for another project's objects, exactly as for objects that do
+A ``Principal`` (made by ``holder`` from a request's token) knows the token's scopes and the
+user's role in each project; ``Principal.where`` turns that into a SQL condition, so every
+query is confined to what the caller may see, and ``Principal.check`` answers 404 for another project's objects, exactly as for objects that do
 not exist. Plain data: domain code takes it without depending on the web framework."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import ColumnElement, false, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Connection, bindparam, false, select, true
 
 from ..errors import Forbidden, NotFound
 from ..models import ROLES, ApiToken, Membership, User
+from . import tokens
 
 
 def rank(role: str | None) -> int:
@@ -72,11 +72,30 @@ class Principal:
                             [{"loc": "authorization", "msg": f"needs scope {scope}"}])
 
 
-def principal_for(session: Session, token: ApiToken, user: User, kind: str) -> Principal:
-    """The caller holding ``token`` (a live token of ``user``; ``kind``: api or session)."""
-    roles = dict(session.execute(select(Membership.project_id, Membership.role)
-                                 .where(Membership.user_id == user.id)).all())
-    limit = frozenset(token.projects) if token.projects is not None else None
-    return Principal(user_id=user.id, name=user.name, superuser=user.superuser,
-                     token_id=token.id, kind=kind, scopes=frozenset(token.scopes), roles=roles,
-                     token_projects=limit, csrf=token.csrf)
+_T, _U, _M = ApiToken.__table__.c, User.__table__.c, Membership.__table__.c
+# the token, its user and the user's memberships (a row each, or one row of NULLs): one
+# statement, built once, run for every request
+_HOLDER = (select(_T.id.label("token_id"), _T.scopes, _T.projects, _T.csrf, _T.expires_at,
+                  _T.revoked_at, _U.id.label("user_id"), _U.name, _U.superuser,
+                  _M.project_id, _M.role)
+           .select_from(ApiToken.__table__.join(User.__table__, _U.id == _T.user_id)
+                        .outerjoin(Membership.__table__, _M.user_id == _U.id))
+           .where(_T.hash == bindparam("hash"), _T.kind == bindparam("kind")))
+
+
+def holder(conn: Connection, secret: str, kind: str,
+           now: datetime | None = None) -> Principal | None:
+    """The caller holding the live token of ``kind`` (api or session) with this secret; None
+    when it is unknown, revoked or expired. Read afresh at every request: a revocation or a
+    change of role takes effect on the next one."""
+    if not tokens.well_formed(secret):
+        return None
+    rows = conn.execute(_HOLDER, {"hash": tokens.digest(secret), "kind": kind}).all()
+    if not rows or not tokens.live(rows[0].revoked_at, rows[0].expires_at, now):
+        return None
+    first = rows[0]
+    return Principal(user_id=first.user_id, name=first.name, superuser=first.superuser,
+                     token_id=first.token_id, kind=kind, scopes=frozenset(first.scopes),
+                     roles={r.project_id: r.role for r in rows if r.project_id is not None},
+                     token_projects=None if first.projects is None else frozenset(first.projects),
+                     csrf=first.csrf)

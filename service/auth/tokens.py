@@ -59,7 +59,7 @@ def lookup(session: Session, secret: str, kind: str,
            now: datetime | None = None) -> tuple[ApiToken, User] | None:
     """The live token of ``kind`` with this secret, and its user; None when unknown, revoked
     or expired."""
-    if not secret.startswith(PREFIX) or len(secret) > 200:
+    if not well_formed(secret):
         return None
     found = session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
                             .where(ApiToken.hash == digest(secret),
@@ -67,10 +67,19 @@ def lookup(session: Session, secret: str, kind: str,
     if found is None:
         return None
     token, user = found
+    return (token, user) if live(token.revoked_at, token.expires_at, now) else None
+
+
+def well_formed(secret: str) -> bool:
+    """Shaped like a token (anything else is not looked up)."""
+    return secret.startswith(PREFIX) and len(secret) <= 200
+
+
+def live(revoked_at: datetime | None, expires_at: datetime | None,
+         now: datetime | None = None) -> bool:
+    """A token neither revoked nor expired (at ``now``)."""
     now = now or utcnow()
-    if token.revoked_at is not None or (token.expires_at is not None and token.expires_at <= now):
-        return None
-    return token, user
+    return revoked_at is None and (expires_at is None or expires_at > now)
 
 
 def revoke(token: ApiToken) -> None:

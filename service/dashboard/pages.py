@@ -23,7 +23,7 @@ router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 def _viewer(request: Request, db) -> Principal | None:
     """The signed-in user (session cookie or bearer token) if allowed to read, or None."""
     try:
-        user = identify(request, db)
+        user = identify(request, db.connection())
     except Unauthenticated:
         return None
     return user if user is not None and "read" in user.scopes else None

@@ -75,7 +75,7 @@ async def logout(request: Request) -> Response:
     without the SameSite cookie, must not sign anyone out."""
     response = RedirectResponse("/login", status_code=303)
     with request.app.state.writer() as session:
-        user = identify(request, session)
+        user = identify(request, session.connection())
         if user is None or user.kind != "session":
             return response
         body = await request.body()

@@ -13,7 +13,7 @@ from ..errors import InvalidInput
 from ..runs import get_run, log_external_metrics, require_visible
 from ..schemas.common import MetricKey
 from ..schemas.metrics import HistoryOut, MetricBatch, MetricBatchResult, MetricsQuery, Series
-from ..tracking import export, rollups
+from ..tracking import export, histories
 from ..tracking.latest import latest_values
 from .views import download
 
@@ -69,7 +69,7 @@ def _series(session, settings, run_ids, keys, max_points) -> list[Series]:
     max_points = max_points or settings.default_history_points
     if max_points > settings.max_history_points:
         raise InvalidInput.field("max_points", f"must be <= {settings.max_history_points}")
-    found = rollups.histories(session, run_ids, keys, max_points)
+    found = histories.histories(session, run_ids, keys, max_points)
     out = []
     for run_id in run_ids:
         for key in keys:

@@ -1,7 +1,7 @@
 """Metric ingest: one row per (run, key, step), inserted in one statement that ignores rows
 already present, so a replayed batch changes nothing; in the same transaction the per-run
-latest value per key is upserted (only ever moving to a higher step) and the rollups of the
-touched steps are recomputed (rollups.py).
+latest value per key is upserted (only ever moving to a higher step) and the rollups are
+brought up to date (rollups.py).
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ from sqlalchemy.orm import Session
 
 from optrack.wire import decode_value
 
-from ..db import insert_for
+from ..db import driver_sql
 from ..errors import TooLarge
-from ..models import LatestMetric
 from ..ops import instruments
 from . import rollups
 
@@ -39,7 +38,7 @@ def record_metrics(session: Session, run_id: str,
     stored as NULL. The caller owns the transaction.
 
     One short statement compiled once whatever the batch size: PostgreSQL gets four arrays to
-    unnest, SQLite an executemany of plain tuples. Then the rollups of the touched steps."""
+    unnest, SQLite an executemany of plain tuples. Then the rollups and the latest values."""
     rows: dict[tuple[str, int], tuple] = {}
     for key, step, value, time in points:
         if (key, step) not in rows:  # the first of duplicate points wins
@@ -56,28 +55,26 @@ def record_metrics(session: Session, run_id: str,
     else:
         inserted = conn.exec_driver_sql(_SQLITE_INSERT_METRICS,
                                         [(run_id, *row) for row in values]).rowcount
-    spans: dict[str, list[int]] = {}
-    latest: dict[str, tuple] = {}
-    for row in values:
-        key, step = row[0], row[1]
-        span = spans.setdefault(key, [step, step])
-        span[0], span[1] = min(span[0], step), max(span[1], step)
-        if key not in latest or step > latest[key][1]:
-            latest[key] = row
-    if inserted:  # a pure replay changes nothing
-        for key, (lo, hi) in spans.items():
-            rollups.update_rollups(session, run_id, key, lo, hi)
-    stmt = insert_for(session)(LatestMetric).values([
-        {"run_id": run_id, "key": r[0], "step": r[1], "value": r[2]} for r in latest.values()])
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["run_id", "key"],
-        set_={"step": stmt.excluded.step, "value": stmt.excluded.value},
-        where=stmt.excluded.step > LatestMetric.step)
-    session.execute(stmt)
+    if inserted:  # else every point was stored before: nothing changes
+        rollups.maintain(conn, run_id, values, inserted)
+        _upsert_latest(conn, run_id, values)
     instruments.points_stored(session, inserted)
     return inserted
 
 
+def _upsert_latest(conn, run_id: str, values: list[tuple]) -> None:
+    latest: dict[str, tuple] = {}
+    for row in values:
+        if row[0] not in latest or row[1] > latest[row[0]][1]:
+            latest[row[0]] = row
+    conn.exec_driver_sql(driver_sql(conn, _UPSERT_LATEST),
+                         [(run_id, key, step, value) for key, step, value, _ in latest.values()])
+
+
+# the latest value per key only ever moves to a higher step
+_UPSERT_LATEST = ("INSERT INTO latest_metrics (run_id, key, step, value) VALUES (?, ?, ?, ?) "
+                  "ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, "
+                  "value = excluded.value WHERE excluded.step > latest_metrics.step")
 _SQLITE_INSERT_METRICS = ("INSERT INTO metrics (run_id, key, step, value, time) "
                           "VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id, key, step) DO NOTHING")
 
