@@ -9,7 +9,9 @@ Rows: authenticated ``GET /me``; ``GET /runs/{id}`` (the bare app: one row selec
 metrics writes of 1, 1,000 and 10,000 points to an external run, fresh steps every request.
 The two servers are interleaved in blocks of ``--block`` requests, one keep-alive
 ``httpx.Client`` each, after a warm-up. Each cell: median and p10–p90 of the client-side
-latency in ms; ratio = optrack median / bare median (target ≤ 1.5×).
+latency in ms; ratio = optrack median / bare median (target ≤ 1.5×); and each server process's
+CPU time per request (from /proc, summed over its timed blocks), which a busy machine disturbs
+less than latency.
 
 A benchmark, not a test: it prints figures and exits 0.
 """
@@ -33,7 +35,7 @@ from typing import Callable
 import httpx
 
 from tests.harness import Server, temp_database
-from tests.harness.processes import child_env, free_port, spawn, stop_process
+from tests.harness.processes import child_env, cpu_seconds, free_port, spawn, stop_process
 
 from . import _floor_app
 from ._stats import Samples
@@ -48,6 +50,12 @@ ROWS = (("GET /me", "me", 300, 60), ("GET /runs/{id}", "run", 300, 60),
 @dataclasses.dataclass
 class Latency(Samples):
     samples: list[float] = dataclasses.field(default_factory=list)
+    cpu_seconds: float = 0.0  # the server process's CPU time over the timed requests
+
+    @property
+    def cpu_ms(self) -> float:
+        """The server's CPU time per request, ms: steadier than latency on a busy machine."""
+        return self.cpu_seconds * 1e3 / len(self.samples)
 
     def quantile(self, q: int) -> float:
         """The q-th decile (p10: 1, p90: 9)."""
@@ -96,6 +104,7 @@ class Contender:
     name: str
     client: httpx.Client
     run_id: str
+    pid: int
     steps: itertools.count = dataclasses.field(default_factory=itertools.count)
 
     def request(self, what: str | int) -> None:
@@ -113,12 +122,13 @@ class Contender:
         response.raise_for_status()
 
 
-def contender(name: str, url: str, token: str, stack: contextlib.ExitStack) -> Contender:
+def contender(name: str, url: str, token: str, pid: int,
+              stack: contextlib.ExitStack) -> Contender:
     client = stack.enter_context(httpx.Client(
         base_url=url, headers={"authorization": f"Bearer {token}"}, timeout=120))
     created = client.post("/api/v1/runs", json={"name": "request floor"})
     created.raise_for_status()
-    return Contender(name, client, created.json()["id"])
+    return Contender(name, client, created.json()["id"], pid)
 
 
 def measure(contenders: list[Contender], what: str | int, n: int, block: int,
@@ -132,10 +142,12 @@ def measure(contenders: list[Contender], what: str | int, n: int, block: int,
     for b in range(-(-n // block)):
         order = contenders if b % 2 == 0 else contenders[::-1]
         for c in order:
+            cpu = cpu_seconds(c.pid)
             for _ in range(min(block, n - b * block)):
                 started = time.perf_counter()
                 c.request(what)
                 out[c.name].samples.append((time.perf_counter() - started) * 1e3)
+            out[c.name].cpu_seconds += cpu_seconds(c.pid) - cpu
     return out
 
 
@@ -156,11 +168,14 @@ def run_rows(contenders: list[Contender], quick: bool, block: int,
 def print_table(engine: str, table: list[tuple[str, Latency, Latency]]) -> None:
     print(f"\n{engine}: ms per request, median (p10–p90), client side; ratio = optrack / bare "
           f"medians (target ≤ {TARGET}×)")
-    print(f"  {'request':<30} {'bare':>24} {'optrack':>24} {'ratio':>7}")
+    print(f"  {'request':<30} {'bare':>24} {'optrack':>24} {'ratio':>7}   server CPU ms/request: "
+          f"bare, optrack, ratio")
     for label, bare, ours in table:
         ratio = ours.median / bare.median
         flag = "" if ratio <= TARGET else "  over target"
-        print(f"  {label:<30} {bare.cell():>24} {ours.cell():>24} {ratio:6.2f}×{flag}")
+        cpu = (f"{bare.cpu_ms:7.2f} {ours.cpu_ms:7.2f} {ours.cpu_ms / bare.cpu_ms:6.2f}×"
+               if bare.cpu_seconds > 0 else "")
+        print(f"  {label:<30} {bare.cell():>24} {ours.cell():>24} {ratio:6.2f}×   {cpu}{flag}")
 
 
 def bench_engine(engine: str, quick: bool, block: int) -> list[tuple[str, Latency, Latency]]:
@@ -177,8 +192,8 @@ def bench_engine(engine: str, quick: bool, block: int) -> list[tuple[str, Latenc
         srv = stack.enter_context(Server(url, tmp / "optrack", quiet=True))
         bare = stack.enter_context(BareServer(bare_target, tmp))
         print(f"  optrack pid {srv.pid} on {srv.url}; bare pid {bare.proc.pid} on {bare.url}")
-        contenders = [contender("bare", bare.url, bare.token, stack),
-                      contender("optrack", srv.url, srv.token, stack)]
+        contenders = [contender("bare", bare.url, bare.token, bare.proc.pid, stack),
+                      contender("optrack", srv.url, srv.token, srv.pid, stack)]
         return run_rows(contenders, quick, block, lambda line: print(line, flush=True))
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from . import audit
 from .queue import leases
@@ -22,11 +22,14 @@ from .query import RunQuery
 def get_run(session: Session, user: Principal, run_id: str, min_role: str = "viewer",
             for_update: bool = False) -> Run:
     """The run if ``user`` may see it (404 otherwise, exactly as for a run that does not
-    exist; runs of deleted experiments do not exist) and has ``min_role`` in its project."""
+    exist; runs of deleted experiments do not exist) and has ``min_role`` in its project. A run
+    locked ``for_update`` loads its tags only if they are asked for (a write seldom does)."""
     stmt = select(Run).where(Run.id == run_id, Run.deleted_at.is_(None))
     if for_update:
-        stmt = stmt.with_for_update()
-    run = session.scalar(stmt)
+        stmt = stmt.with_for_update().options(lazyload(Run.tags))
+    else:  # one row: its tags in the same query
+        stmt = stmt.options(joinedload(Run.tags))
+    run = session.scalars(stmt).unique().first()
     what = f"run {run_id!r}"
     if run is None:
         raise NotFound(f"{what} not found")

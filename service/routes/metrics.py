@@ -15,9 +15,11 @@ from ..schemas.common import MetricKey
 from ..schemas.metrics import HistoryOut, MetricBatch, MetricBatchResult, MetricsQuery, Series
 from ..tracking import export, histories
 from ..tracking.latest import latest_values
+from .bodies import JsonBodyRoute
 from .views import download
 
-router = APIRouter(prefix="/api/v1", tags=["metrics"], dependencies=[scope()])
+router = APIRouter(prefix="/api/v1", tags=["metrics"], dependencies=[scope()],
+                   route_class=JsonBodyRoute)
 
 
 @router.post("/runs/{run_id}/metrics", response_model=MetricBatchResult)

@@ -16,21 +16,20 @@ from ..models import Experiment, Run, RunAttempt
 from ..projects import project_names
 from ..schemas.experiments import ExperimentOut
 from ..schemas.runs import AttemptOut, RunOut
-from ..tracking.latest import latest_steps, latest_values
+from ..tracking.latest import latest
 
 
 def run_views(session: Session, runs: Sequence[Run]) -> list[RunOut]:
     """API views of ``runs`` with project names, latest metric values and the highest step
-    logged, in three queries."""
+    logged, in two queries."""
     names = project_names(session, {r.project_id for r in runs})
-    latest = latest_values(session, [r.id for r in runs])
-    steps = latest_steps(session, [r.id for r in runs])
+    values, steps = latest(session, [r.id for r in runs])
     return [RunOut(id=r.id, name=r.name, project=names.get(r.project_id, ""),
                    experiment_id=r.experiment_id, status=r.status, external=r.external,
                    config=r.config, tags=[t.tag for t in r.tags], notes=r.notes,
                    summary=r.summary, error=r.error, attempt=r.attempt,
                    created_at=r.created_at, started_at=r.started_at, finished_at=r.finished_at,
-                   metrics={k: encode_value(v) for k, v in latest[r.id].items()},
+                   metrics={k: encode_value(v) for k, v in values[r.id].items()},
                    total_steps=r.total_steps, step=steps.get(r.id))
             for r in runs]
 

@@ -19,8 +19,10 @@ from ..schemas.metrics import MetricBatchResult
 from ..schemas.worker import (AttemptBody, CheckpointOut, HeartbeatOut, LeaseOut, LeaseRequest,
                               WorkerFinish, WorkerLimits, WorkerMetrics)
 from ..settings import Settings
+from .bodies import JsonBodyRoute
 
-router = APIRouter(prefix="/api/v1/worker", tags=["worker"], dependencies=[scope("worker")])
+router = APIRouter(prefix="/api/v1/worker", tags=["worker"], dependencies=[scope("worker")],
+                   route_class=JsonBodyRoute)
 POLL_SECONDS = 0.25  # how often a waiting lease call looks again for runs queued elsewhere
 
 

@@ -40,6 +40,16 @@ def spawn(args: list[str], log_path: Path, env: dict[str, str]) -> subprocess.Po
         return subprocess.Popen(args, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time process ``pid`` has used so far, None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def stop_process(proc: subprocess.Popen, sig: int = signal.SIGKILL, timeout: float = 10) -> None:
     """Send ``sig`` and wait; SIGKILL if it has not exited within ``timeout``."""
     if proc.poll() is None:

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from .internals import ALL_SCOPES, APP_FACTORY, migrate_database, superuser_token
-from .processes import child_env, free_port, spawn, stop_process, wait_until
+from .processes import child_env, cpu_seconds, free_port, spawn, stop_process, wait_until
 
 ENDED = {"succeeded", "failed", "diverged", "pruned", "cancelled"}
 
@@ -135,12 +135,7 @@ class Server:
 
     def cpu_seconds(self) -> float | None:
         """User + system CPU time the process has used so far, None once it is gone."""
-        try:
-            with open(f"/proc/{self.pid}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.pid)
 
     # -- the API, as the superuser -------------------------------------------------------------
 

@@ -9,7 +9,6 @@ Every case only looks at its own response, so the module shares one app per engi
 from __future__ import annotations
 
 import json
-import time
 import uuid
 
 import pytest
@@ -548,7 +547,6 @@ def test_openapi_operations_never_500(tmp_path):
         schema = schemathesis.openapi.from_asgi("/openapi.json", app, headers=headers)
         operations = [result.ok() for result in schema.get_all_operations()]
         assert len(operations) >= 12
-        started = time.perf_counter()
         for operation in operations:
             modes = [GenerationMode.POSITIVE]
             if f"{operation.method.upper()} {operation.path}" not in SLOW_NEGATIVE:
@@ -569,6 +567,5 @@ def test_openapi_operations_never_500(tmp_path):
                     # nothing to break: no parameter or body with a constraint (GET /healthz,
                     # or a path id that may be any string)
                     assert mode == GenerationMode.NEGATIVE, operation.label
-        assert time.perf_counter() - started < 50
     finally:
         app.state.engine.dispose()
