@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Sequence
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from ..auth.principal import Principal
 from ..datasets import records
@@ -70,7 +70,7 @@ def lease_next(session: Session, worker_id: str, settings: Settings, worker) -> 
         .returning(Run.id))  # queued -> running
     if run_id is None:
         return None
-    run = session.get(Run, run_id, populate_existing=True)
+    run = session.get(Run, run_id, populate_existing=True, options=[lazyload(Run.tags)])
     instruments.leased(session, run, now)
     session.add(RunAttempt(run_id=run.id, attempt=run.attempt, worker_id=worker_id,
                            started_at=now))
@@ -96,7 +96,7 @@ def holding(session: Session, run_id: str, attempt: int, worker,
     """The run, locked (unless not ``lock``: a read), if ``attempt`` of this worker token still
     holds its lease; LeaseLost otherwise, or NotFound when there is no such run in a project
     the token can see."""
-    stmt = select(Run).where(Run.id == run_id)
+    stmt = select(Run).where(Run.id == run_id).options(lazyload(Run.tags))  # seldom wanted
     run = session.scalar(stmt.with_for_update() if lock else stmt)
     if run is None or worker.role(run.project_id) is None:  # the same answer for both
         raise NotFound(f"run {run_id!r} not found")

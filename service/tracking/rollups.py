@@ -144,10 +144,13 @@ def recompute(conn: Connection, run_id: str, key: str, lo: int, hi: int) -> None
         run_id, key, lo // w * w, (hi // w + 1) * w)).all()
     _replace(conn, run_id, key, w, _aggregate(rows, w))
     levels = _levels(hi if known is None else max(hi, known))
+    existing = set(_levels(known)) if known is not None else set()
     for prev, w in zip(levels, levels[1:]):
         f = w // prev
+        # a level the series did not have yet holds its earlier points in bucket 0
+        first = lo // w * f if w in existing else 0
         children = conn.exec_driver_sql(driver_sql(conn, _BUCKETS), (
-            run_id, key, prev, lo // w * f, (hi // w + 1) * f)).all()
+            run_id, key, prev, first, (hi // w + 1) * f)).all()
         _replace(conn, run_id, key, w, _merge(children, f))
     top = conn.exec_driver_sql(driver_sql(conn, _BUCKETS), (run_id, key, w, 0, 2**63 - 1)).all()
     _replace(conn, run_id, key, 0, _merge([(0, *t[1:]) for t in top], 1))
