@@ -1,0 +1,142 @@
+"""Fused optimizer-step kernels: an optional fast path for the update rules in optim_core/optimizers.
+
+Each function here runs one rule's whole update in place in a single pass over memory and
+returns True, or returns False and does nothing, in which case the caller runs its readable
+NumPy rule, which stays the reference the fast path is tested against (bit-identical in float64
+and float32). The fast path is taken when
+
+- the accelerator is importable (numba, the ``fast`` extra), and ``OPTRACK_KERNELS`` is unset,
+  ``auto`` or ``numba`` (``numpy`` forces the reference rules; ``numba`` fails loudly without it);
+- every array is float32 or float64 of one dtype and shape, C-contiguous and writable.
+
+numba is imported, and each kernel compiled (or loaded from numba's on-disk cache), on the first
+step that needs it, so importing optim_core stays cheap. ``python -m optim_core.kernels``
+compiles every kernel ahead of time (into that cache).
+"""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+
+import numpy as np
+
+from ..errors import ConfigError
+
+ENV = "OPTRACK_KERNELS"
+CHOICES = ("auto", "numba", "numpy")
+DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+_UNRESOLVED = object()
+_module: ModuleType | None | object = _UNRESOLVED  # the numba kernels, None for the reference
+
+
+def select(choice: str | None = None) -> str:
+    """Choose the path for the rest of the process (``None``: from ``OPTRACK_KERNELS``) and
+    return the backend in use, ``"numba"`` or ``"numpy"``."""
+    global _module
+    choice = (os.environ.get(ENV, "") or "auto") if choice is None else choice
+    if choice not in CHOICES:
+        raise ConfigError(ENV, f"must be one of {', '.join(CHOICES)}, got {choice!r}")
+    _module = None
+    if choice != "numpy":
+        try:
+            from . import _numba
+        except ImportError as exc:
+            if choice == "numba":
+                raise ConfigError(ENV, f"is 'numba' but numba cannot be imported: {exc}") from exc
+        else:
+            _module = _numba
+    return backend()
+
+
+def backend() -> str:
+    """``"numba"`` if the fused kernels are in use, ``"numpy"`` for the reference rules."""
+    if _module is _UNRESOLVED:
+        select()
+    return "numpy" if _module is None else "numba"
+
+
+def _kernels_for(*arrays: np.ndarray) -> ModuleType | None:
+    """The kernel module if the fast path is on and suits every array, else None."""
+    if _module is _UNRESOLVED:
+        select()
+    if _module is None:
+        return None
+    p = arrays[0]
+    if p.dtype not in DTYPES:
+        return None
+    for a in arrays:
+        if (a.dtype != p.dtype or a.shape != p.shape or not a.flags.c_contiguous
+                or not a.flags.writeable):
+            return None
+    return _module  # type: ignore[return-value]
+
+
+def applies(*arrays: np.ndarray) -> bool:
+    """Whether the fused kernels are in use and would take these arrays."""
+    return _kernels_for(*arrays) is not None
+
+
+def _flat(*arrays: np.ndarray) -> list[np.ndarray]:
+    return [a.reshape(-1) for a in arrays]
+
+
+def _lerp_args(weight: float) -> tuple[float, bool]:
+    """The factor common.lerp_ multiplies by, and whether it took its w < 0.5 branch."""
+    return (weight, True) if weight < 0.5 else (1.0 - weight, False)
+
+
+def sgd(p, g, buf, *, lr: float, momentum: float, dampening: float, nesterov: bool,
+        weight_decay: float, maximize: bool, first: bool) -> bool:
+    """SGD (optionally with momentum and Nesterov); ``buf`` is the momentum buffer (any array
+    shaped like ``p`` when momentum is 0) and ``first`` fills it with the first gradient."""
+    k = _kernels_for(p, g, buf)
+    if k is None:
+        return False
+    c = p.dtype.type
+    k.sgd(*_flat(p, g, buf), c(weight_decay), bool(weight_decay), maximize, c(momentum),
+          bool(momentum), first, c(1.0 - dampening), bool(dampening), nesterov, c(-lr))
+    return True
+
+
+def adagrad(p, g, acc, *, clr: float, weight_decay: float, eps: float, maximize: bool) -> bool:
+    """Adagrad with the step's decayed learning rate ``clr``; ``acc`` is the sum of squares."""
+    k = _kernels_for(p, g, acc)
+    if k is None:
+        return False
+    c = p.dtype.type
+    k.adagrad(*_flat(p, g, acc), c(weight_decay), bool(weight_decay), maximize, c(eps), c(-clr))
+    return True
+
+
+def rmsprop(p, g, sq, grad_avg, buf, *, lr: float, alpha: float, eps: float,
+            weight_decay: float, momentum: float, centered: bool, maximize: bool) -> bool:
+    """RMSprop; ``grad_avg`` and ``buf`` may be any array shaped like ``p`` when unused."""
+    k = _kernels_for(p, g, sq, grad_avg, buf)
+    if k is None:
+        return False
+    c = p.dtype.type
+    weight, small = _lerp_args(1.0 - alpha)
+    k.rmsprop(*_flat(p, g, sq, grad_avg, buf), c(weight_decay), bool(weight_decay), maximize,
+              c(alpha), c(1.0 - alpha), centered, c(weight), small, momentum > 0, c(momentum),
+              c(eps), c(-lr))
+    return True
+
+
+def adam(p, g, m, v, v_max, *, decay_factor: float | None, weight_decay: float,
+         betas: tuple[float, float], amsgrad: bool, maximize: bool, step_size: float,
+         bias_correction2_sqrt: float, eps: float) -> bool:
+    """Adam, or AdamW when ``decay_factor`` (1 − ηλ) is given; ``v_max`` may be any array
+    shaped like ``p`` without amsgrad."""
+    k = _kernels_for(p, g, m, v, v_max)
+    if k is None:
+        return False
+    c = p.dtype.type
+    beta1, beta2 = betas
+    weight, small = _lerp_args(1 - beta1)
+    decoupled = decay_factor is not None
+    k.adam(*_flat(p, g, m, v, v_max), decoupled, c(decay_factor if decoupled else 1.0),
+           c(weight_decay), bool(weight_decay), maximize, c(weight), small, c(beta2),
+           c(1 - beta2), amsgrad, c(bias_correction2_sqrt), c(eps), c(-step_size))
+    return True

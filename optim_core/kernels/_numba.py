@@ -1,0 +1,106 @@
+"""The fused kernels, compiled by numba: one loop per update rule over flat arrays, reading and
+writing each element once instead of once per NumPy operation.
+
+Every kernel performs, element by element, exactly the operations of the readable NumPy rule in
+optim_core/optimizers/ in the same order and in the arrays' dtype (scalars arrive already cast
+to it, as NumPy casts a Python float), so the results are bit-identical to that rule. That holds
+because fastmath stays off: LLVM then neither reorders floating-point operations nor contracts a
+multiply and an add into an FMA; it still vectorises the loops, with IEEE-exact vector sqrt and
+division. ``error_model="numpy"`` lets x/0 give inf like NumPy instead of raising, which is also
+what allows the divisions to vectorise. Flags are plain booleans; LLVM moves their tests out of
+the loops.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+
+_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+
+
+@_jit
+def _effective_grad(p, g, weight_decay, decay, maximize):
+    """common.effective_grad for one element: (λθ) − g or (λθ) + g, else −g or g."""
+    if decay:
+        t = p * weight_decay
+        return t - g if maximize else t + g
+    return -g if maximize else g
+
+
+@_jit
+def _lerp(start, end, weight, small):
+    """common.lerp_ for one element; ``weight`` is w when ``small`` (w < 0.5), else 1 − w."""
+    t = end - start
+    return start + t * weight if small else end - t * weight
+
+
+@_jit
+def sgd(p, g, buf, weight_decay, decay, maximize, momentum, use_momentum, first, keep,
+        dampen, nesterov, neg_lr):
+    """sgd.SGD._update; ``keep`` is 1 − dampening, ``first`` starts the buffer at d."""
+    for i in range(p.shape[0]):
+        d = _effective_grad(p[i], g[i], weight_decay, decay, maximize)
+        if use_momentum:
+            if first:
+                b = d
+            elif dampen:
+                b = buf[i] * momentum + d * keep
+            else:
+                b = buf[i] * momentum + d
+            buf[i] = b
+            d = b * momentum + d if nesterov else b
+        p[i] = p[i] + d * neg_lr
+
+
+@_jit
+def adagrad(p, g, acc, weight_decay, decay, maximize, eps, neg_clr):
+    """adaptive.Adagrad._update (its ``value·g·g`` has value 1, an exact product)."""
+    for i in range(p.shape[0]):
+        d = _effective_grad(p[i], g[i], weight_decay, decay, maximize)
+        s = acc[i] + d * d
+        acc[i] = s
+        p[i] = p[i] + (d * neg_clr) / (math.sqrt(s) + eps)
+
+
+@_jit
+def rmsprop(p, g, sq, grad_avg, buf, weight_decay, decay, maximize, alpha, one_minus_alpha,
+            centered, lerp_weight, lerp_small, use_momentum, momentum, eps, neg_lr):
+    """adaptive.RMSprop._update."""
+    for i in range(p.shape[0]):
+        d = _effective_grad(p[i], g[i], weight_decay, decay, maximize)
+        s = sq[i] * alpha + (d * one_minus_alpha) * d
+        sq[i] = s
+        if centered:
+            a = _lerp(grad_avg[i], d, lerp_weight, lerp_small)
+            grad_avg[i] = a
+            den = math.sqrt((-a) * a + s) + eps
+        else:
+            den = math.sqrt(s) + eps
+        if use_momentum:
+            b = buf[i] * momentum + d / den
+            buf[i] = b
+            p[i] = p[i] + b * neg_lr
+        else:
+            p[i] = p[i] + (d * neg_lr) / den
+
+
+@_jit
+def adam(p, g, m, v, v_max, decoupled, decay_factor, weight_decay, decay, maximize,
+         lerp_weight, lerp_small, beta2, one_minus_beta2, amsgrad, bias_correction2_sqrt, eps,
+         neg_step_size):
+    """adam.Adam._update (AdamW when ``decoupled``: θ is first scaled by ``decay_factor``)."""
+    for i in range(p.shape[0]):
+        pi = p[i] * decay_factor if decoupled else p[i]
+        d = _effective_grad(pi, g[i], weight_decay, decay, maximize)
+        mi = _lerp(m[i], d, lerp_weight, lerp_small)
+        m[i] = mi
+        vi = v[i] * beta2 + (d * one_minus_beta2) * d
+        v[i] = vi
+        if amsgrad:
+            previous = v_max[i]
+            if previous > vi or previous != previous:  # np.maximum, NaN included
+                vi = previous
+            v_max[i] = vi
+        p[i] = pi + (mi * neg_step_size) / (math.sqrt(vi) / bias_correction2_sqrt + eps)
