@@ -10,8 +10,9 @@ and float32). The fast path is taken when
 - every array is float32 or float64 of one dtype and shape, C-contiguous and writable.
 
 numba is imported, and each kernel compiled (or loaded from numba's on-disk cache), on the first
-step that needs it, so importing optim_core stays cheap. ``python -m optim_core.kernels``
-compiles every kernel ahead of time (into that cache).
+step that needs it, so importing optim_core stays cheap; a long-lived process can call ``warm()``
+at start to pay that once, before its first run. ``python -m optim_core.kernels`` fills the
+cache ahead of time (the Dockerfile does).
 """
 
 from __future__ import annotations
@@ -55,6 +56,22 @@ def backend() -> str:
     if _module is _UNRESOLVED:
         select()
     return "numpy" if _module is None else "numba"
+
+
+def warm() -> str:
+    """Compile every kernel for both dtypes now (or load it from numba's cache) instead of at
+    the first step that needs it; returns the backend in use. A no-op on the reference path."""
+    if backend() == "numba":
+        for dtype in DTYPES:
+            a = [np.ones(8, dtype) for _ in range(5)]
+            sgd(*a[:3], lr=0.1, momentum=0.9, dampening=0.0, nesterov=False, weight_decay=0.0,
+                maximize=False, first=True)
+            adagrad(*a[:3], clr=0.1, weight_decay=0.0, eps=1e-10, maximize=False)
+            rmsprop(*a, lr=0.1, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                    centered=False, maximize=False)
+            adam(*a, decay_factor=None, weight_decay=0.0, betas=(0.9, 0.999), amsgrad=False,
+                 maximize=False, step_size=0.1, bias_correction2_sqrt=1.0, eps=1e-8)
+    return backend()
 
 
 def _kernels_for(*arrays: np.ndarray) -> ModuleType | None:
