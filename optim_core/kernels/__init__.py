@@ -63,14 +63,16 @@ def warm() -> str:
     the first step that needs it; returns the backend in use. A no-op on the reference path."""
     if backend() == "numba":
         for dtype in DTYPES:
-            a = [np.ones(8, dtype) for _ in range(5)]
-            sgd(*a[:3], lr=0.1, momentum=0.9, dampening=0.0, nesterov=False, weight_decay=0.0,
-                maximize=False, first=True)
-            adagrad(*a[:3], clr=0.1, weight_decay=0.0, eps=1e-10, maximize=False)
-            rmsprop(*a, lr=0.1, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
-                    centered=False, maximize=False)
-            adam(*a, decay_factor=None, weight_decay=0.0, betas=(0.9, 0.999), amsgrad=False,
-                 maximize=False, step_size=0.1, bias_correction2_sqrt=1.0, eps=1e-8)
+            p, g, s1, s2, s3 = (np.ones(8, dtype) for _ in range(5))
+            for buf in (None, s1):
+                sgd(p, g, buf, lr=0.1, momentum=0.9, dampening=0.0, nesterov=False,
+                    weight_decay=0.0, maximize=False, first=True)
+                adam(p, g, s2, s3, buf, decay_factor=None, weight_decay=0.0, betas=(0.9, 0.999),
+                     maximize=False, step_size=0.1, bias_correction2_sqrt=1.0, eps=1e-8)
+                for grad_avg in (None, s2):
+                    rmsprop(p, g, s3, grad_avg, buf, lr=0.1, alpha=0.99, eps=1e-8,
+                            weight_decay=0.0, momentum=0.5, maximize=False)
+            adagrad(p, g, s1, clr=0.1, weight_decay=0.0, eps=1e-10, maximize=False)
     return backend()
 
 
@@ -99,21 +101,26 @@ def _flat(*arrays: np.ndarray) -> list[np.ndarray]:
     return [a.reshape(-1) for a in arrays]
 
 
-def _lerp_args(weight: float) -> tuple[float, bool]:
-    """The factor common.lerp_ multiplies by, and whether it took its w < 0.5 branch."""
-    return (weight, True) if weight < 0.5 else (1.0 - weight, False)
+def _lerp_args(weight: float, cast) -> tuple[object, bool]:
+    """The factor common.lerp_ multiplies by (cast to the dtype), and whether it took its
+    w < 0.5 branch."""
+    return (cast(weight), True) if weight < 0.5 else (cast(1.0 - weight), False)
 
 
 def sgd(p, g, buf, *, lr: float, momentum: float, dampening: float, nesterov: bool,
         weight_decay: float, maximize: bool, first: bool) -> bool:
-    """SGD (optionally with momentum and Nesterov); ``buf`` is the momentum buffer (any array
-    shaped like ``p`` when momentum is 0) and ``first`` fills it with the first gradient."""
-    k = _kernels_for(p, g, buf)
+    """SGD, with momentum when ``buf`` (the momentum buffer) is given; ``first`` fills it with
+    the first gradient."""
+    k = _kernels_for(p, g) if buf is None else _kernels_for(p, g, buf)
     if k is None:
         return False
     c = p.dtype.type
-    k.sgd(*_flat(p, g, buf), c(weight_decay), bool(weight_decay), maximize, c(momentum),
-          bool(momentum), first, c(1.0 - dampening), bool(dampening), nesterov, c(-lr))
+    wd = (c(weight_decay), bool(weight_decay), maximize)
+    if buf is None:
+        k.sgd(*_flat(p, g), *wd, c(-lr))
+    else:
+        k.sgd_momentum(*_flat(p, g, buf), *wd, c(momentum), first, c(1.0 - dampening),
+                       bool(dampening), nesterov, c(-lr))
     return True
 
 
@@ -128,32 +135,39 @@ def adagrad(p, g, acc, *, clr: float, weight_decay: float, eps: float, maximize:
 
 
 def rmsprop(p, g, sq, grad_avg, buf, *, lr: float, alpha: float, eps: float,
-            weight_decay: float, momentum: float, centered: bool, maximize: bool) -> bool:
-    """RMSprop; ``grad_avg`` and ``buf`` may be any array shaped like ``p`` when unused."""
-    k = _kernels_for(p, g, sq, grad_avg, buf)
+            weight_decay: float, momentum: float, maximize: bool) -> bool:
+    """RMSprop; centered when ``grad_avg`` is given, with momentum when ``buf`` is."""
+    slots = [a for a in (grad_avg, buf) if a is not None]
+    k = _kernels_for(p, g, sq, *slots)
     if k is None:
         return False
     c = p.dtype.type
-    weight, small = _lerp_args(1.0 - alpha)
-    k.rmsprop(*_flat(p, g, sq, grad_avg, buf), c(weight_decay), bool(weight_decay), maximize,
-              c(alpha), c(1.0 - alpha), centered, c(weight), small, momentum > 0, c(momentum),
-              c(eps), c(-lr))
+    head = (*_flat(p, g, sq, *slots), c(weight_decay), bool(weight_decay), maximize, c(alpha),
+            c(1.0 - alpha), c(eps))
+    centered = _lerp_args(1.0 - alpha, c) if grad_avg is not None else ()
+    mu = (c(momentum),) if buf is not None else ()
+    kernel = {(False, False): k.rmsprop, (False, True): k.rmsprop_momentum,
+              (True, False): k.rmsprop_centered, (True, True): k.rmsprop_centered_momentum}
+    kernel[bool(centered), bool(mu)](*head, *centered, *mu, c(-lr))
     return True
 
 
 def adam(p, g, m, v, v_max, *, decay_factor: float | None, weight_decay: float,
-         betas: tuple[float, float], amsgrad: bool, maximize: bool, step_size: float,
+         betas: tuple[float, float], maximize: bool, step_size: float,
          bias_correction2_sqrt: float, eps: float) -> bool:
-    """Adam, or AdamW when ``decay_factor`` (1 − ηλ) is given; ``v_max`` may be any array
-    shaped like ``p`` without amsgrad."""
-    k = _kernels_for(p, g, m, v, v_max)
+    """Adam, or AdamW when ``decay_factor`` (1 − ηλ) is given; amsgrad when ``v_max`` (the
+    running maximum of the second moment) is."""
+    k = _kernels_for(p, g, m, v) if v_max is None else _kernels_for(p, g, m, v, v_max)
     if k is None:
         return False
     c = p.dtype.type
     beta1, beta2 = betas
-    weight, small = _lerp_args(1 - beta1)
     decoupled = decay_factor is not None
-    k.adam(*_flat(p, g, m, v, v_max), decoupled, c(decay_factor if decoupled else 1.0),
-           c(weight_decay), bool(weight_decay), maximize, c(weight), small, c(beta2),
-           c(1 - beta2), amsgrad, c(bias_correction2_sqrt), c(eps), c(-step_size))
+    scalars = (decoupled, c(decay_factor if decoupled else 1.0), c(weight_decay),
+               bool(weight_decay), maximize, *_lerp_args(1 - beta1, c), c(beta2), c(1 - beta2),
+               c(bias_correction2_sqrt), c(eps), c(-step_size))
+    if v_max is None:
+        k.adam(*_flat(p, g, m, v), *scalars)
+    else:
+        k.adam_amsgrad(*_flat(p, g, m, v, v_max), *scalars)
     return True

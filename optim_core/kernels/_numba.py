@@ -37,21 +37,27 @@ def _lerp(start, end, weight, small):
 
 
 @_jit
-def sgd(p, g, buf, weight_decay, decay, maximize, momentum, use_momentum, first, keep,
-        dampen, nesterov, neg_lr):
-    """sgd.SGD._update; ``keep`` is 1 − dampening, ``first`` starts the buffer at d."""
+def sgd(p, g, weight_decay, decay, maximize, neg_lr):
+    """sgd.SGD._update without momentum."""
+    for i in range(p.shape[0]):
+        p[i] = p[i] + _effective_grad(p[i], g[i], weight_decay, decay, maximize) * neg_lr
+
+
+@_jit
+def sgd_momentum(p, g, buf, weight_decay, decay, maximize, momentum, first, keep, dampen,
+                 nesterov, neg_lr):
+    """sgd.SGD._update with momentum; ``keep`` is 1 − dampening, ``first`` starts the buffer
+    at d."""
     for i in range(p.shape[0]):
         d = _effective_grad(p[i], g[i], weight_decay, decay, maximize)
-        if use_momentum:
-            if first:
-                b = d
-            elif dampen:
-                b = buf[i] * momentum + d * keep
-            else:
-                b = buf[i] * momentum + d
-            buf[i] = b
-            d = b * momentum + d if nesterov else b
-        p[i] = p[i] + d * neg_lr
+        if first:
+            b = d
+        elif dampen:
+            b = buf[i] * momentum + d * keep
+        else:
+            b = buf[i] * momentum + d
+        buf[i] = b
+        p[i] = p[i] + (b * momentum + d if nesterov else b) * neg_lr
 
 
 @_jit
@@ -64,43 +70,96 @@ def adagrad(p, g, acc, weight_decay, decay, maximize, eps, neg_clr):
         p[i] = p[i] + (d * neg_clr) / (math.sqrt(s) + eps)
 
 
+# RMSprop in four loops, one per set of state arrays, and Adam in two: a loop that names an
+# array it does not use still costs (LLVM checks it for overlap, and may load from it).
+
 @_jit
-def rmsprop(p, g, sq, grad_avg, buf, weight_decay, decay, maximize, alpha, one_minus_alpha,
-            centered, lerp_weight, lerp_small, use_momentum, momentum, eps, neg_lr):
-    """adaptive.RMSprop._update."""
+def rmsprop(p, g, sq, weight_decay, decay, maximize, alpha, one_minus_alpha, eps, neg_lr):
+    """adaptive.RMSprop._update, neither centered nor with momentum."""
     for i in range(p.shape[0]):
         d = _effective_grad(p[i], g[i], weight_decay, decay, maximize)
         s = sq[i] * alpha + (d * one_minus_alpha) * d
         sq[i] = s
-        if centered:
-            a = _lerp(grad_avg[i], d, lerp_weight, lerp_small)
-            grad_avg[i] = a
-            den = math.sqrt((-a) * a + s) + eps
-        else:
-            den = math.sqrt(s) + eps
-        if use_momentum:
-            b = buf[i] * momentum + d / den
-            buf[i] = b
-            p[i] = p[i] + b * neg_lr
-        else:
-            p[i] = p[i] + (d * neg_lr) / den
+        p[i] = p[i] + (d * neg_lr) / (math.sqrt(s) + eps)
 
 
 @_jit
-def adam(p, g, m, v, v_max, decoupled, decay_factor, weight_decay, decay, maximize,
-         lerp_weight, lerp_small, beta2, one_minus_beta2, amsgrad, bias_correction2_sqrt, eps,
-         neg_step_size):
-    """adam.Adam._update (AdamW when ``decoupled``: θ is first scaled by ``decay_factor``)."""
+def rmsprop_momentum(p, g, sq, buf, weight_decay, decay, maximize, alpha, one_minus_alpha, eps,
+                     momentum, neg_lr):
+    """adaptive.RMSprop._update with momentum, not centered."""
     for i in range(p.shape[0]):
-        pi = p[i] * decay_factor if decoupled else p[i]
-        d = _effective_grad(pi, g[i], weight_decay, decay, maximize)
-        mi = _lerp(m[i], d, lerp_weight, lerp_small)
+        d = _effective_grad(p[i], g[i], weight_decay, decay, maximize)
+        s = sq[i] * alpha + (d * one_minus_alpha) * d
+        sq[i] = s
+        b = buf[i] * momentum + d / (math.sqrt(s) + eps)
+        buf[i] = b
+        p[i] = p[i] + b * neg_lr
+
+
+@_jit
+def rmsprop_centered(p, g, sq, grad_avg, weight_decay, decay, maximize, alpha, one_minus_alpha,
+                     eps, lerp_weight, lerp_small, neg_lr):
+    """adaptive.RMSprop._update, centered, without momentum."""
+    for i in range(p.shape[0]):
+        d = _effective_grad(p[i], g[i], weight_decay, decay, maximize)
+        s = sq[i] * alpha + (d * one_minus_alpha) * d
+        sq[i] = s
+        a = _lerp(grad_avg[i], d, lerp_weight, lerp_small)
+        grad_avg[i] = a
+        p[i] = p[i] + (d * neg_lr) / (math.sqrt((-a) * a + s) + eps)
+
+
+@_jit
+def rmsprop_centered_momentum(p, g, sq, grad_avg, buf, weight_decay, decay, maximize, alpha,
+                              one_minus_alpha, eps, lerp_weight, lerp_small, momentum, neg_lr):
+    """adaptive.RMSprop._update, centered and with momentum."""
+    for i in range(p.shape[0]):
+        d = _effective_grad(p[i], g[i], weight_decay, decay, maximize)
+        s = sq[i] * alpha + (d * one_minus_alpha) * d
+        sq[i] = s
+        a = _lerp(grad_avg[i], d, lerp_weight, lerp_small)
+        grad_avg[i] = a
+        b = buf[i] * momentum + d / (math.sqrt((-a) * a + s) + eps)
+        buf[i] = b
+        p[i] = p[i] + b * neg_lr
+
+
+@_jit
+def _adam_moments(p, g, m, v, decoupled, decay_factor, weight_decay, decay, maximize,
+                  lerp_weight, lerp_small, beta2, one_minus_beta2):
+    """Adam's decayed θ (AdamW), first moment and second moment for one element."""
+    pi = p * decay_factor if decoupled else p
+    d = _effective_grad(pi, g, weight_decay, decay, maximize)
+    return pi, _lerp(m, d, lerp_weight, lerp_small), v * beta2 + (d * one_minus_beta2) * d
+
+
+@_jit
+def adam(p, g, m, v, decoupled, decay_factor, weight_decay, decay, maximize, lerp_weight,
+         lerp_small, beta2, one_minus_beta2, bias_correction2_sqrt, eps, neg_step_size):
+    """adam.Adam._update without amsgrad (AdamW when ``decoupled``: θ is first scaled by
+    ``decay_factor``)."""
+    for i in range(p.shape[0]):
+        pi, mi, vi = _adam_moments(p[i], g[i], m[i], v[i], decoupled, decay_factor,
+                                   weight_decay, decay, maximize, lerp_weight, lerp_small,
+                                   beta2, one_minus_beta2)
         m[i] = mi
-        vi = v[i] * beta2 + (d * one_minus_beta2) * d
         v[i] = vi
-        if amsgrad:
-            previous = v_max[i]
-            if previous > vi or previous != previous:  # np.maximum, NaN included
-                vi = previous
-            v_max[i] = vi
+        p[i] = pi + (mi * neg_step_size) / (math.sqrt(vi) / bias_correction2_sqrt + eps)
+
+
+@_jit
+def adam_amsgrad(p, g, m, v, v_max, decoupled, decay_factor, weight_decay, decay, maximize,
+                 lerp_weight, lerp_small, beta2, one_minus_beta2, bias_correction2_sqrt, eps,
+                 neg_step_size):
+    """adam.Adam._update with amsgrad: the step divides by the running maximum of v."""
+    for i in range(p.shape[0]):
+        pi, mi, vi = _adam_moments(p[i], g[i], m[i], v[i], decoupled, decay_factor,
+                                   weight_decay, decay, maximize, lerp_weight, lerp_small,
+                                   beta2, one_minus_beta2)
+        m[i] = mi
+        v[i] = vi
+        previous = v_max[i]
+        if previous > vi or previous != previous:  # np.maximum, NaN included
+            vi = previous
+        v_max[i] = vi
         p[i] = pi + (mi * neg_step_size) / (math.sqrt(vi) / bias_correction2_sqrt + eps)

@@ -48,10 +48,10 @@ class Adam(Optimizer):
         step_size = lr / (1 - beta1 ** step)
         bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        if kernels.adam(p, g, m, v, state.get("max_exp_avg_sq", v),
+        if kernels.adam(p, g, m, v, state["max_exp_avg_sq"] if h["amsgrad"] else None,
                         decay_factor=1 - lr * h["weight_decay"] if self.decoupled else None,
                         weight_decay=0.0 if self.decoupled else h["weight_decay"],
-                        betas=h["betas"], amsgrad=h["amsgrad"], maximize=h["maximize"],
+                        betas=h["betas"], maximize=h["maximize"],
                         step_size=step_size, bias_correction2_sqrt=bias_correction2_sqrt,
                         eps=h["eps"]):
             return

@@ -76,10 +76,10 @@ class RMSprop(Optimizer):
                 state["grad_avg"] = np.zeros_like(p)
         state["step"] += 1
         sq = state["square_avg"]
-        if kernels.rmsprop(p, g, sq, state.get("grad_avg", sq), state.get("momentum_buffer", sq),
+        if kernels.rmsprop(p, g, sq, state["grad_avg"] if h["centered"] else None,
+                           state["momentum_buffer"] if h["momentum"] > 0 else None,
                            lr=lr, alpha=h["alpha"], eps=h["eps"], weight_decay=h["weight_decay"],
-                           momentum=h["momentum"], centered=h["centered"],
-                           maximize=h["maximize"]):
+                           momentum=h["momentum"], maximize=h["maximize"]):
             return
         d = effective_grad(p, g, h["weight_decay"], h["maximize"], out=a)
         alpha = h["alpha"]

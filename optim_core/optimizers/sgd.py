@@ -85,13 +85,13 @@ class SGD(Optimizer):
 
     def _fused(self, p, g, lr, state, h) -> bool:
         """The same update by the fused kernel, when it applies (see optim_core.kernels)."""
-        buf = state.get("momentum_buffer")
-        first = h["momentum"] != 0 and buf is None
+        buf = state.get("momentum_buffer") if h["momentum"] else None
+        first = bool(h["momentum"]) and buf is None
         if first:
             if not kernels.applies(p, g):
                 return False
             buf = np.zeros_like(p)
-        done = kernels.sgd(p, g, p if buf is None else buf, lr=lr, momentum=h["momentum"],
+        done = kernels.sgd(p, g, buf, lr=lr, momentum=h["momentum"],
                            dampening=h["dampening"], nesterov=h["nesterov"],
                            weight_decay=h["weight_decay"], maximize=h["maximize"], first=first)
         if done and first:
