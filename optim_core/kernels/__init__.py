@@ -1,4 +1,5 @@
-"""Fused optimizer-step kernels: an optional fast path for the update rules in optim_core/optimizers.
+"""Fused optimizer-step kernels: an optional fast path for the update rules of
+optim_core/optimizers.
 
 Each function here runs one rule's whole update in place in a single pass over memory and
 returns True, or returns False and does nothing, in which case the caller runs its readable
