@@ -8,7 +8,8 @@ and float32). The fast path is taken when
 
 - the accelerator is importable (numba, the ``fast`` extra), and ``OPTRACK_KERNELS`` is unset,
   ``auto`` or ``numba`` (``numpy`` forces the reference rules; ``numba`` fails loudly without it);
-- every array is float32 or float64 of one dtype and shape, C-contiguous and writable.
+- every array is float32 or float64 of one dtype and shape, C-contiguous and writable, with at
+  least ``MIN_SIZE`` elements.
 
 numba is imported, and each kernel compiled (or loaded from numba's on-disk cache), on the first
 step that needs it, so importing optim_core stays cheap; a long-lived process can call ``warm()``
@@ -28,6 +29,9 @@ from ..errors import ConfigError
 ENV = "OPTRACK_KERNELS"
 CHOICES = ("auto", "numba", "numpy")
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+# Below this many elements a fused kernel saves microseconds; not worth importing numba (about a
+# second, once per process) for a 2-D trajectory preview or a model made only of small tensors.
+MIN_SIZE = 1024  # elements
 
 _UNRESOLVED = object()
 _module: ModuleType | None | object = _UNRESOLVED  # the numba kernels, None for the reference
@@ -64,7 +68,7 @@ def warm() -> str:
     the first step that needs it; returns the backend in use. A no-op on the reference path."""
     if backend() == "numba":
         for dtype in DTYPES:
-            p, g, s1, s2, s3 = (np.ones(8, dtype) for _ in range(5))
+            p, g, s1, s2, s3 = (np.ones(max(MIN_SIZE, 1), dtype) for _ in range(5))
             for buf in (None, s1):
                 sgd(p, g, buf, lr=0.1, momentum=0.9, dampening=0.0, nesterov=False,
                     weight_decay=0.0, maximize=False, first=True)
@@ -79,11 +83,13 @@ def warm() -> str:
 
 def _kernels_for(*arrays: np.ndarray) -> ModuleType | None:
     """The kernel module if the fast path is on and suits every array, else None."""
+    p = arrays[0]
+    if p.size < MIN_SIZE:
+        return None
     if _module is _UNRESOLVED:
         select()
     if _module is None:
         return None
-    p = arrays[0]
     if p.dtype not in DTYPES:
         return None
     for a in arrays:

@@ -56,7 +56,8 @@ KERNELS = ["sgd", "sgd_momentum", "adagrad", "rmsprop", "rmsprop_momentum", "rms
 
 
 @pytest.fixture(autouse=True)
-def restore_backend():
+def restore_backend(monkeypatch):
+    monkeypatch.setattr(kernels, "MIN_SIZE", 0)  # the small and 0-d tensors take the kernels too
     yield
     kernels.select()
 
@@ -168,6 +169,25 @@ def test_unsuitable_arrays_fall_back_to_the_numpy_rule(name, layout, kernel_call
     np.testing.assert_array_equal(results[1], results[0])
 
 
+def test_small_tensors_keep_the_numpy_rules(monkeypatch, kernel_calls):
+    monkeypatch.setattr(kernels, "MIN_SIZE", 1024)
+    kernels.select("numba")
+    small, large = np.ones(1023), np.ones(1024)
+    assert not kernels.applies(small, small)
+    assert kernels.applies(large, large)
+    optim_core.create("adam").step({"w": small}, {"w": small.copy()})
+    assert sum(kernel_calls.values()) == 0
+
+
+def test_warm_compiles_every_kernel_for_both_dtypes(monkeypatch):
+    monkeypatch.setattr(kernels, "MIN_SIZE", 1024)
+    kernels.select("numba")
+    assert kernels.warm() == "numba"
+    for name in KERNELS:
+        assert {sig[0].dtype.name for sig in getattr(numba_kernels, name).signatures} == \
+            {"float32", "float64"}, name
+
+
 def test_the_choice_is_validated():
     with pytest.raises(optim_core.ConfigError, match="OPTRACK_KERNELS"):
         kernels.select("fortran")
@@ -179,10 +199,10 @@ import json, sys
 import numpy as np
 import optim_core
 from optim_core import kernels
-params = {{"w": np.ones(1000, np.float32)}}
+params = {{"w": np.ones(5000, np.float32)}}
 for name in optim_core.optimizers.OPTIMIZERS["torch"]:
     opt = optim_core.create(name)
-    opt.step(params, {{"w": np.full(1000, 0.5, np.float32)}})
+    opt.step(params, {{"w": np.full(5000, 0.5, np.float32)}})
 print(json.dumps({{"backend": kernels.backend(), "numba": sys.modules.get("numba") is not None,
                   "finite": bool(np.isfinite(params["w"]).all()),
                   "moved": bool((params["w"] < 1).all())}}))
