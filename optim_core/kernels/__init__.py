@@ -170,9 +170,9 @@ def adam(p, g, m, v, v_max, *, decay_factor: float | None, weight_decay: float,
     c = p.dtype.type
     beta1, beta2 = betas
     decoupled = decay_factor is not None
-    scalars = (decoupled, c(decay_factor if decoupled else 1.0), c(weight_decay),
-               bool(weight_decay), maximize, *_lerp_args(1 - beta1, c), c(beta2), c(1 - beta2),
-               c(bias_correction2_sqrt), c(eps), c(-step_size))
+    rule = (decoupled, c(decay_factor if decoupled else 1.0), c(weight_decay), bool(weight_decay),
+            bool(maximize), *_lerp_args(1 - beta1, c), c(beta2), c(1 - beta2))
+    scalars = (rule, c(bias_correction2_sqrt), c(eps), c(-step_size))
     if v_max is None:
         k.adam(*_flat(p, g, m, v), *scalars)
     else:

@@ -74,11 +74,18 @@ def adagrad(p, g, acc, weight_decay, decay, maximize, eps, neg_clr):
 # array it does not use still costs (LLVM checks it for overlap, and may load from it).
 
 @_jit
+def _rmsprop_square(p, g, sq, weight_decay, decay, maximize, alpha, one_minus_alpha):
+    """RMSprop's effective gradient and new square average for one element."""
+    d = _effective_grad(p, g, weight_decay, decay, maximize)
+    return d, sq * alpha + (d * one_minus_alpha) * d
+
+
+@_jit
 def rmsprop(p, g, sq, weight_decay, decay, maximize, alpha, one_minus_alpha, eps, neg_lr):
     """adaptive.RMSprop._update, neither centered nor with momentum."""
     for i in range(p.shape[0]):
-        d = _effective_grad(p[i], g[i], weight_decay, decay, maximize)
-        s = sq[i] * alpha + (d * one_minus_alpha) * d
+        d, s = _rmsprop_square(p[i], g[i], sq[i], weight_decay, decay, maximize, alpha,
+                               one_minus_alpha)
         sq[i] = s
         p[i] = p[i] + (d * neg_lr) / (math.sqrt(s) + eps)
 
@@ -88,8 +95,8 @@ def rmsprop_momentum(p, g, sq, buf, weight_decay, decay, maximize, alpha, one_mi
                      momentum, neg_lr):
     """adaptive.RMSprop._update with momentum, not centered."""
     for i in range(p.shape[0]):
-        d = _effective_grad(p[i], g[i], weight_decay, decay, maximize)
-        s = sq[i] * alpha + (d * one_minus_alpha) * d
+        d, s = _rmsprop_square(p[i], g[i], sq[i], weight_decay, decay, maximize, alpha,
+                               one_minus_alpha)
         sq[i] = s
         b = buf[i] * momentum + d / (math.sqrt(s) + eps)
         buf[i] = b
@@ -97,16 +104,24 @@ def rmsprop_momentum(p, g, sq, buf, weight_decay, decay, maximize, alpha, one_mi
 
 
 @_jit
+def _rmsprop_centered_parts(p, g, sq, grad_avg, weight_decay, decay, maximize, alpha,
+                            one_minus_alpha, eps, lerp_weight, lerp_small):
+    """Centered RMSprop for one element: d, the new square and gradient averages, and the
+    denominator √(v − ḡ²) + ε."""
+    d, s = _rmsprop_square(p, g, sq, weight_decay, decay, maximize, alpha, one_minus_alpha)
+    a = _lerp(grad_avg, d, lerp_weight, lerp_small)
+    return d, s, a, math.sqrt((-a) * a + s) + eps
+
+
+@_jit
 def rmsprop_centered(p, g, sq, grad_avg, weight_decay, decay, maximize, alpha, one_minus_alpha,
                      eps, lerp_weight, lerp_small, neg_lr):
     """adaptive.RMSprop._update, centered, without momentum."""
     for i in range(p.shape[0]):
-        d = _effective_grad(p[i], g[i], weight_decay, decay, maximize)
-        s = sq[i] * alpha + (d * one_minus_alpha) * d
-        sq[i] = s
-        a = _lerp(grad_avg[i], d, lerp_weight, lerp_small)
-        grad_avg[i] = a
-        p[i] = p[i] + (d * neg_lr) / (math.sqrt((-a) * a + s) + eps)
+        d, sq[i], grad_avg[i], den = _rmsprop_centered_parts(
+            p[i], g[i], sq[i], grad_avg[i], weight_decay, decay, maximize, alpha,
+            one_minus_alpha, eps, lerp_weight, lerp_small)
+        p[i] = p[i] + (d * neg_lr) / den
 
 
 @_jit
@@ -114,48 +129,39 @@ def rmsprop_centered_momentum(p, g, sq, grad_avg, buf, weight_decay, decay, maxi
                               one_minus_alpha, eps, lerp_weight, lerp_small, momentum, neg_lr):
     """adaptive.RMSprop._update, centered and with momentum."""
     for i in range(p.shape[0]):
-        d = _effective_grad(p[i], g[i], weight_decay, decay, maximize)
-        s = sq[i] * alpha + (d * one_minus_alpha) * d
-        sq[i] = s
-        a = _lerp(grad_avg[i], d, lerp_weight, lerp_small)
-        grad_avg[i] = a
-        b = buf[i] * momentum + d / (math.sqrt((-a) * a + s) + eps)
+        d, sq[i], grad_avg[i], den = _rmsprop_centered_parts(
+            p[i], g[i], sq[i], grad_avg[i], weight_decay, decay, maximize, alpha,
+            one_minus_alpha, eps, lerp_weight, lerp_small)
+        b = buf[i] * momentum + d / den
         buf[i] = b
         p[i] = p[i] + b * neg_lr
 
 
 @_jit
-def _adam_moments(p, g, m, v, decoupled, decay_factor, weight_decay, decay, maximize,
-                  lerp_weight, lerp_small, beta2, one_minus_beta2):
-    """Adam's decayed θ (AdamW), first moment and second moment for one element."""
+def _adam_moments(p, g, m, v, rule):
+    """Adam's θ (decayed first for AdamW), first moment and second moment for one element;
+    ``rule`` holds (decoupled, decay_factor, weight_decay, decay, maximize, lerp_weight,
+    lerp_small, beta2, one_minus_beta2)."""
+    decoupled, decay_factor, weight_decay, decay, maximize, w, small, beta2, one_minus_beta2 = rule
     pi = p * decay_factor if decoupled else p
     d = _effective_grad(pi, g, weight_decay, decay, maximize)
-    return pi, _lerp(m, d, lerp_weight, lerp_small), v * beta2 + (d * one_minus_beta2) * d
+    return pi, _lerp(m, d, w, small), v * beta2 + (d * one_minus_beta2) * d
 
 
 @_jit
-def adam(p, g, m, v, decoupled, decay_factor, weight_decay, decay, maximize, lerp_weight,
-         lerp_small, beta2, one_minus_beta2, bias_correction2_sqrt, eps, neg_step_size):
-    """adam.Adam._update without amsgrad (AdamW when ``decoupled``: θ is first scaled by
-    ``decay_factor``)."""
+def adam(p, g, m, v, rule, bias_correction2_sqrt, eps, neg_step_size):
+    """adam.Adam._update without amsgrad (AdamW when decoupled)."""
     for i in range(p.shape[0]):
-        pi, mi, vi = _adam_moments(p[i], g[i], m[i], v[i], decoupled, decay_factor,
-                                   weight_decay, decay, maximize, lerp_weight, lerp_small,
-                                   beta2, one_minus_beta2)
+        pi, mi, v[i] = _adam_moments(p[i], g[i], m[i], v[i], rule)
         m[i] = mi
-        v[i] = vi
-        p[i] = pi + (mi * neg_step_size) / (math.sqrt(vi) / bias_correction2_sqrt + eps)
+        p[i] = pi + (mi * neg_step_size) / (math.sqrt(v[i]) / bias_correction2_sqrt + eps)
 
 
 @_jit
-def adam_amsgrad(p, g, m, v, v_max, decoupled, decay_factor, weight_decay, decay, maximize,
-                 lerp_weight, lerp_small, beta2, one_minus_beta2, bias_correction2_sqrt, eps,
-                 neg_step_size):
+def adam_amsgrad(p, g, m, v, v_max, rule, bias_correction2_sqrt, eps, neg_step_size):
     """adam.Adam._update with amsgrad: the step divides by the running maximum of v."""
     for i in range(p.shape[0]):
-        pi, mi, vi = _adam_moments(p[i], g[i], m[i], v[i], decoupled, decay_factor,
-                                   weight_decay, decay, maximize, lerp_weight, lerp_small,
-                                   beta2, one_minus_beta2)
+        pi, mi, vi = _adam_moments(p[i], g[i], m[i], v[i], rule)
         m[i] = mi
         v[i] = vi
         previous = v_max[i]
