@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
 from .. import kernels
+from ..errors import ConfigError
 from ..hyperparams import BOOL, FLOAT, Hyper
 from .base import Optimizer
 from .common import MAXIMIZE, WEIGHT_DECAY, effective_grad, momentum_spec, lr_spec
