@@ -79,19 +79,22 @@ def torch_contenders(torch, name: str, lr: float, params, grads) -> list[Contend
 
 
 def run_interleaved(contenders: list[Contender], warmup: int, repeats: int) -> None:
-    """Warm every contender up, then time one step of each in turn, ``repeats`` rounds.
+    """Warm every contender up, then time one step of each in turn, ``repeats`` rounds, each
+    round starting one contender later than the last.
 
     Interleaving spreads slow drift of the machine (other load, frequency changes) over all
     contenders alike, so the ratios stay meaningful on a busy machine; each contender's data
-    is also out of the fastest caches when its step starts, as in training."""
+    is also out of the fastest caches when its step starts, as in training. The rotation keeps
+    any one contender from always following the same one (or coming first)."""
     for c in contenders:
         for _ in range(warmup):
             c.step()
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for _ in range(repeats):
-            for c in contenders:
+        for r in range(repeats):
+            shift = r % len(contenders)
+            for c in contenders[shift:] + contenders[:shift]:
                 t0 = time.perf_counter()
                 c.step()
                 c.samples.append(time.perf_counter() - t0)
