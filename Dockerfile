@@ -7,7 +7,9 @@ COPY optrack ./optrack
 COPY service ./service
 COPY worker ./worker
 COPY migrations ./migrations
-RUN pip install --no-cache-dir .
+# The 'fast' extra (numba) for the workers' fused optimizer steps; the second command fills
+# numba's cache in the image so that a new worker process does not compile them.
+RUN pip install --no-cache-dir '.[fast]' && python -m optim_core.kernels
 ENV OPTRACK_DATA_DIR=/data
 EXPOSE 8000
 CMD ["optrack", "serve", "--host", "0.0.0.0", "--port", "8000"]

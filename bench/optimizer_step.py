@@ -3,11 +3,13 @@
     python -m bench.optimizer_step [--repeats N] [--warmup N]
 
 Times ``opt.step(params, grads)`` of every torch-convention optimizer of optim_core on ten
-float32 tensors of 100,000 parameters each (1,000,000 in all), one thread, and reports the
-median and minimum ms/step. If torch happens to be installed (it is not a dependency), the same
-run times torch.optim.Adam and torch.optim.SGD(momentum=0.9) on the same data, single-tensor,
-foreach and fused, and prints the ratio optim_core / torch. Finally it measures with tracemalloc
-how many bytes optim_core's Adam allocates during a steady-state step, against the 4 MB of
+float32 tensors of 100,000 parameters each (1,000,000 in all), one thread, on both of its paths:
+the fused kernels of optim_core.kernels (numba, when installed) and the readable NumPy rules.
+If torch happens to be installed (it is not a dependency), the same rules in torch.optim run on
+the same data, single-tensor, foreach and fused where torch has them, and the ratio fused
+kernels / torch's fastest path is printed per optimizer. All contenders are timed interleaved;
+the table gives the median and the interquartile range. Finally it measures with tracemalloc how
+many bytes optim_core's Adam allocates during a steady-state step, against the 4 MB of
 parameters. A benchmark, not a test: it asserts nothing and exits 0.
 """
 
@@ -25,14 +27,14 @@ import platform  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from typing import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 import optim_core  # noqa: E402
 from bench._format import fmt_bytes  # noqa: E402
-from bench._stats import Samples  # noqa: E402
+from bench._optim_contenders import (Contender, fresh_params, max_abs_diff,  # noqa: E402
+                                     optim_core_contender, run_interleaved, torch_contenders)
+from optim_core import kernels  # noqa: E402
 from optim_core.optimizers import OPTIMIZERS  # noqa: E402
 
 try:
@@ -56,61 +58,6 @@ def make_data() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     params = {f"w{i}": rng.standard_normal(s, dtype=np.float32) for i, s in enumerate(SHAPES)}
     grads = {f"w{i}": rng.standard_normal(s, dtype=np.float32) for i, s in enumerate(SHAPES)}
     return params, grads
-
-
-def fresh_params(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return {k: v.copy() for k, v in params.items()}
-
-
-@dataclass
-class Contender(Samples):
-    """One optimizer on its own copy of the parameters; ``step()`` applies one update."""
-
-    label: str
-    step: Callable[[], object]
-    result: Callable[[], dict[str, np.ndarray]]  # the parameters as numpy arrays
-    samples: list[float] = field(default_factory=list)  # seconds per step
-
-
-def optim_core_contender(name: str, params, grads) -> Contender:
-    p = fresh_params(params)
-    opt = optim_core.create(name, lr=LR)
-    return Contender(name, lambda: opt.step(p, grads), lambda: p)
-
-
-def torch_contender(label: str, make_opt, params, grads) -> Contender:
-    tp = [torch.from_numpy(v.copy()).requires_grad_(True) for v in params.values()]
-    for t, g in zip(tp, grads.values()):
-        t.grad = torch.from_numpy(g.copy())
-    opt = make_opt(tp)
-    return Contender(label, opt.step,
-                     lambda: {k: t.detach().numpy() for k, t in zip(params, tp)})
-
-
-def run_interleaved(contenders: list[Contender], warmup: int, repeats: int) -> None:
-    """Warm every contender up, then time one step of each in turn, ``repeats`` rounds.
-
-    Interleaving spreads slow drift of the machine (other load, frequency changes) over all
-    contenders alike, so the ratios stay meaningful on a busy machine; each contender's data
-    is also out of the fastest caches when its step starts, as in training."""
-    for c in contenders:
-        for _ in range(warmup):
-            c.step()
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for _ in range(repeats):
-            for c in contenders:
-                t0 = time.perf_counter()
-                c.step()
-                c.samples.append(time.perf_counter() - t0)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-
-
-def max_abs_diff(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> float:
-    return max(float(np.max(np.abs(a[k].astype(np.float64) - b[k]))) for k in a)
 
 
 def allocation_per_step(params, grads, steps: int = 10) -> tuple[int, int, int]:
@@ -139,90 +86,71 @@ def allocation_per_step(params, grads, steps: int = 10) -> tuple[int, int, int]:
 
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=50, help="timed steps per optimizer (50)")
-    ap.add_argument("--warmup", type=int, default=5, help="untimed steps first (5)")
-    args = ap.parse_args(argv)
-    if args.repeats < 1 or args.warmup < 1:
-        ap.error("--repeats and --warmup must be >= 1")
+def contenders(params, grads) -> dict[str, list[Contender | str]]:
+    """Per optimizer: optim_core fast (if numba is there), optim_core numpy, torch's variants;
+    every contender has taken one step (torch's variants take theirs to prove they run)."""
+    paths = ["numba", "numpy"] if kernels.select() == "numba" else ["numpy"]
+    rows: dict[str, list[Contender | str]] = {}
+    for name in OPTIMIZERS["torch"]:
+        ours: list[Contender | str] = [optim_core_contender(name, b, LR, params, grads)
+                                       for b in paths]
+        for c in ours:
+            c.step()
+        rows[name] = ours + (torch_contenders(torch, name, LR, params, grads) if torch else [])
+    return rows
 
-    t_start = time.perf_counter()
-    params, grads = make_data()
-    param_bytes = sum(v.nbytes for v in params.values())
 
-    print("optim_core optimizer step benchmark")
-    print(f"python {platform.python_version()}, numpy {np.__version__}, "
-          f"torch {torch.__version__ if torch is not None else 'not installed'}")
-    print(f"platform {platform.platform()}, machine {platform.machine()}, "
-          f"CPUs {os.cpu_count()}, threads 1"
-          + (f" (torch.get_num_threads() = {torch.get_num_threads()})" if torch else ""))
-    print(f"parameters {N_PARAMS:,} float32 in {len(SHAPES)} tensors "
-          f"({fmt_bytes(param_bytes)}), lr {LR:g}, other hyperparameters torch defaults")
-    print(f"{args.warmup} warm-up steps each, then median and min of {args.repeats} timed "
-          f"steps, one step of every optimizer in turn per round")
-    print()
-
-    ours = {name: optim_core_contender(name, params, grads) for name in OPTIMIZERS["torch"]}
-    theirs: list[tuple[str, str, str, Contender | str]] = []  # (ours, torch label, variant, c)
-    if torch is not None:
-        variants = {"single-tensor": {"foreach": False}, "foreach": {"foreach": True},
-                    "fused": {"fused": True}}
-        cases = [
-            ("adam", "Adam", lambda tp, kw: torch.optim.Adam(tp, lr=LR, **kw)),
-            ("momentum", "SGD momentum",
-             lambda tp, kw: torch.optim.SGD(tp, lr=LR, momentum=0.9, **kw)),
-        ]
-        for ours_name, label, make in cases:
-            for variant, kw in variants.items():
-                try:
-                    c = torch_contender(f"{variant} {label}",
-                                        lambda tp, make=make, kw=kw: make(tp, kw), params, grads)
-                    c.step()  # an unsupported variant may only fail at its first step
-                except (RuntimeError, ValueError, TypeError) as exc:
-                    theirs.append((ours_name, label, variant, f"unsupported: {exc}"))
-                else:
-                    theirs.append((ours_name, label, variant, c))
-    for c in ours.values():
-        c.step()  # the first warm-up step, as each torch variant has taken above
-    timed = list(ours.values()) + [c for *_, c in theirs if isinstance(c, Contender)]
-    run_interleaved(timed, args.warmup - 1, args.repeats)
-
-    print("optim_core (convention='torch')")
-    print(f"  {'optimizer':<10} {'median ms':>10} {'min ms':>10} {'ns/param':>9}")
-    for name, c in ours.items():
-        print(f"  {name:<10} {c.median * 1e3:>10.3f} {c.min * 1e3:>10.3f} "
-              f"{c.median * 1e9 / N_PARAMS:>9.2f}")
-    print()
-
-    if torch is None:
-        print("torch not installed: comparison with torch.optim skipped")
-    else:
-        print("torch.optim on the same data (max|diff|: largest difference from")
-        print("optim_core's parameters after the same steps)")
-        print(f"  {'optimizer':<14} {'variant':<14} {'median ms':>10} {'min ms':>10} "
-              f"{'max|diff|':>9}")
-        ratios = []
-        for ours_name, label, variant, c in theirs:
+def print_table(rows: dict[str, list[Contender | str]]) -> None:
+    print("max|diff|: largest difference from optim_core numpy's parameters after the same steps")
+    print(f"  {'optimizer':<10} {'path':<20} {'median ms':>9} {'IQR ms':>13} {'min ms':>7} "
+          f"{'max|diff|':>9}")
+    for name, row in rows.items():
+        reference = next(c for c in row if isinstance(c, Contender) and "numpy" in c.label)
+        for c in row:
             if isinstance(c, str):
-                print(f"  {label:<14} {variant:<14} {c}")
+                print(f"  {name:<10} {c}")
                 continue
-            diff = max_abs_diff(ours[ours_name].result(), c.result())
-            print(f"  {label:<14} {variant:<14} {c.median * 1e3:>10.3f} {c.min * 1e3:>10.3f} "
-                  f"{diff:>9.1e}")
-            ratios.append((ours_name, f"torch {c.label}", ours[ours_name].median / c.median))
-        print()
-        print("ratio of median times (above 1: optim_core is slower)")
-        width = max((len(t) for _, t, _ in ratios), default=0)
-        for ours_name, label, r in ratios:
-            print(f"  optim_core {ours_name:<8} / {label:<{width}} = {r:5.2f}x")
-        print("  (optim_core's step also computes the gradients' global norm for its")
-        print("  StepReport, a pass over the gradients that torch.optim's step does not make)")
+            iqr = f"{c.quantile(0.25) * 1e3:.3f}-{c.quantile(0.75) * 1e3:.3f}"
+            diff = "" if c is reference else f"{max_abs_diff(reference.result(), c.result()):.1e}"
+            print(f"  {name:<10} {c.label:<20} {c.median * 1e3:>9.3f} {iqr:>13} "
+                  f"{c.min * 1e3:>7.3f} {diff:>9}")
+    if torch is not None:
+        print("  (torch's foreach SGD with nesterov adds the momentum into .grad in place and")
+        print("  this benchmark keeps the gradients, so that variant's parameters drift; its")
+        print("  timing holds)")
     print()
 
+
+def print_ratios(rows: dict[str, list[Contender | str]]) -> None:
+    print("ratio of median times, optim_core / torch (above 1: optim_core is slower), and of")
+    print("minimum times (less moved by other load); the issue's target: fast / torch's fastest")
+    print("path <= 1.5x")
+    print(f"  {'optimizer':<10} {'fast/single':>11} {'fast/foreach':>12} {'fast/fused':>10} "
+          f"{'fast/fastest':>20} {'by min':>6} {'numpy/fastest':>13}")
+    for name, row in rows.items():
+        ours = {c.label: c for c in row if isinstance(c, Contender) and "optim_core" in c.label}
+        theirs = {c.label.split()[1]: c for c in row
+                  if isinstance(c, Contender) and c.label.startswith("torch")}
+        fast, numpy_ = ours.get("optim_core fast"), ours["optim_core numpy"]
+        best = min(theirs, key=lambda v: theirs[v].median)
+
+        def ratio(c: Contender | None, variant: str, by: str = "median") -> str:
+            return "-" if c is None or variant not in theirs else \
+                f"{getattr(c, by) / getattr(theirs[variant], by):.2f}x"
+
+        print(f"  {name:<10} {ratio(fast, 'single-tensor'):>11} {ratio(fast, 'foreach'):>12} "
+              f"{ratio(fast, 'fused'):>10} {ratio(fast, best) + f' ({best})':>20} "
+              f"{ratio(fast, best, 'min'):>6} {ratio(numpy_, best):>13}")
+    print("  (optim_core's step also computes the gradients' global norm for its StepReport,")
+    print("  a pass over the gradients that torch.optim's step does not make)")
+    print()
+
+
+def print_allocation(params, grads, param_bytes: int) -> None:
     first, peak, net = allocation_per_step(params, grads)
     share = peak / param_bytes
-    print("allocation of optim_core adam (tracemalloc, numpy buffers included)")
+    print(f"allocation of optim_core adam, {kernels.backend()} path "
+          f"(tracemalloc, numpy buffers included)")
     print(f"  first step (creates exp_avg, exp_avg_sq, 2 scratch buffers): {fmt_bytes(first)}")
     print(f"  steady-state step, peak above baseline over 10 steps: {peak:,} B "
           f"= {share:.4%} of the {fmt_bytes(param_bytes)} of parameters")
@@ -232,6 +160,45 @@ def main(argv: list[str] | None = None) -> int:
                                     "parameter bytes)")
     print(f"  => per-step allocation is {verdict}")
     print()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=50, help="timed steps per contender (50)")
+    ap.add_argument("--warmup", type=int, default=5, help="untimed steps first (5)")
+    args = ap.parse_args(argv)
+    if args.repeats < 1 or args.warmup < 1:
+        ap.error("--repeats and --warmup must be >= 1")
+
+    t_start = time.perf_counter()
+    params, grads = make_data()
+    param_bytes = sum(v.nbytes for v in params.values())
+    rows = contenders(params, grads)  # before the header: the kernels load here
+
+    print("optim_core optimizer step benchmark")
+    numba_version = sys.modules["numba"].__version__ if "numba" in sys.modules else "not installed"
+    print(f"python {platform.python_version()}, numpy {np.__version__}, numba {numba_version}, "
+          f"torch {torch.__version__ if torch is not None else 'not installed'}")
+    print(f"platform {platform.platform()}, machine {platform.machine()}, "
+          f"CPUs {os.cpu_count()}, threads 1"
+          + (f" (torch.get_num_threads() = {torch.get_num_threads()})" if torch else "")
+          + f", load average {os.getloadavg()[0]:.1f}")
+    print(f"parameters {N_PARAMS:,} float32 in {len(SHAPES)} tensors "
+          f"({fmt_bytes(param_bytes)}), lr {LR:g}, other hyperparameters torch defaults "
+          f"(momentum and nesterov: momentum 0.9)")
+    print(f"{args.warmup} warm-up steps each, then median and interquartile range of "
+          f"{args.repeats} timed steps, one step of every contender in turn per round")
+    print()
+
+    timed = [c for row in rows.values() for c in row if isinstance(c, Contender)]
+    run_interleaved(timed, args.warmup - 1, args.repeats)
+    print_table(rows)
+    if torch is None:
+        print("torch not installed: comparison with torch.optim skipped")
+    else:
+        print_ratios(rows)
+    kernels.select()
+    print_allocation(params, grads, param_bytes)
     print(f"total time {time.perf_counter() - t_start:.1f} s")
     return 0
 

@@ -9,7 +9,7 @@ Scratch" (``convention="book"``).
     for event in optim_core.train(config): …   # Metrics, Checkpoint, then Finished
 """
 
-from . import datasets, functions, models, schedules
+from . import datasets, functions, kernels, models, schedules
 from .catalog import catalog
 from .errors import ConfigError
 from .optimizers import Optimizer, StepReport, create
@@ -17,5 +17,5 @@ from .training import Checkpoint, Finished, Metrics, train
 from .trajectory import trajectory
 
 __all__ = ["Checkpoint", "ConfigError", "Finished", "Metrics", "Optimizer", "StepReport",
-           "catalog", "create", "datasets", "functions", "models", "schedules", "train",
+           "catalog", "create", "datasets", "functions", "kernels", "models", "schedules", "train",
            "trajectory"]

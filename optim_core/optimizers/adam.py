@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import kernels
 from ..hyperparams import BOOL, FLOAT, Hyper
 from .base import Optimizer
 from .common import (BETAS, MAXIMIZE, WEIGHT_DECAY, addcdiv_, addcmul_square_, effective_grad,
@@ -44,17 +45,24 @@ class Adam(Optimizer):
                 state["max_exp_avg_sq"] = np.zeros_like(p)
         state["step"] += 1
         step = state["step"]
+        step_size = lr / (1 - beta1 ** step)
+        bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        if kernels.adam(p, g, m, v, state["max_exp_avg_sq"] if h["amsgrad"] else None,
+                        decay_factor=1 - lr * h["weight_decay"] if self.decoupled else None,
+                        weight_decay=0.0 if self.decoupled else h["weight_decay"],
+                        betas=h["betas"], maximize=h["maximize"],
+                        step_size=step_size, bias_correction2_sqrt=bias_correction2_sqrt,
+                        eps=h["eps"]):
+            return
         if self.decoupled:
             p *= 1 - lr * h["weight_decay"]
             d = effective_grad(p, g, 0.0, h["maximize"], out=a)
         else:
             d = effective_grad(p, g, h["weight_decay"], h["maximize"], out=a)
-        m, v = state["exp_avg"], state["exp_avg_sq"]
         lerp_(m, d, 1 - beta1, tmp=b)
         v *= beta2
         addcmul_square_(v, d, 1 - beta2, tmp=b)
-        step_size = lr / (1 - beta1 ** step)
-        bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
         if h["amsgrad"]:
             np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
             v = state["max_exp_avg_sq"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import kernels
 from ..hyperparams import BOOL, FLOAT, Hyper
 from .base import Optimizer
 from .common import (MAXIMIZE, WEIGHT_DECAY, addcdiv_, addcmul_square_, effective_grad,
@@ -37,8 +38,11 @@ class Adagrad(Optimizer):
             state["step"] = 0
             state["sum"] = np.full_like(p, h["initial_accumulator_value"])
         state["step"] += 1
-        d = effective_grad(p, g, h["weight_decay"], h["maximize"], out=a)
         clr = lr / (1 + (state["step"] - 1) * h["lr_decay"])
+        if kernels.adagrad(p, g, state["sum"], clr=clr, weight_decay=h["weight_decay"],
+                           eps=h["eps"], maximize=h["maximize"]):
+            return
+        d = effective_grad(p, g, h["weight_decay"], h["maximize"], out=a)
         addcmul_square_(state["sum"], d, 1.0, tmp=b)
         np.sqrt(state["sum"], out=b)
         b += h["eps"]
@@ -71,8 +75,14 @@ class RMSprop(Optimizer):
             if h["centered"]:
                 state["grad_avg"] = np.zeros_like(p)
         state["step"] += 1
+        sq = state["square_avg"]
+        if kernels.rmsprop(p, g, sq, state["grad_avg"] if h["centered"] else None,
+                           state["momentum_buffer"] if h["momentum"] > 0 else None,
+                           lr=lr, alpha=h["alpha"], eps=h["eps"], weight_decay=h["weight_decay"],
+                           momentum=h["momentum"], maximize=h["maximize"]):
+            return
         d = effective_grad(p, g, h["weight_decay"], h["maximize"], out=a)
-        alpha, sq = h["alpha"], state["square_avg"]
+        alpha = h["alpha"]
         sq *= alpha
         addcmul_square_(sq, d, 1.0 - alpha, tmp=b)
         if h["centered"]:

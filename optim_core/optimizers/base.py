@@ -4,6 +4,10 @@ schedule, scratch buffers and the state dict. Subclasses write only the update r
 An update rule ``_update(p, g, lr, state, a, b)`` changes ``p`` in place. ``a`` and ``b`` are
 scratch views shaped like ``p``, carved from two flat buffers per dtype that the optimizer keeps
 for its lifetime, so a step allocates nothing proportional to the parameter count.
+
+The torch-convention rules first offer the update to optim_core.kernels, whose fused kernel (when
+numba is installed and the arrays suit it) does the same operations in one pass and returns
+True; the NumPy code after that call is the readable rule and the kernels' reference.
 """
 
 from __future__ import annotations

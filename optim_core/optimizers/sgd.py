@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import kernels
 from ..errors import ConfigError
 from ..hyperparams import BOOL, FLOAT, Hyper
 from .base import Optimizer
@@ -58,6 +59,8 @@ class SGD(Optimizer):
 
     def _update(self, p, g, lr, state, a, b):
         h = self._rule
+        if self._fused(p, g, lr, state, h):
+            return
         d = effective_grad(p, g, h["weight_decay"], h["maximize"], out=a)
         mu = h["momentum"]
         if mu:
@@ -79,6 +82,21 @@ class SGD(Optimizer):
                 d = buf
         np.multiply(d, -lr, out=b)
         p += b
+
+    def _fused(self, p, g, lr, state, h) -> bool:
+        """The same update by the fused kernel, when it applies (see optim_core.kernels)."""
+        buf = state.get("momentum_buffer") if h["momentum"] else None
+        first = bool(h["momentum"]) and buf is None
+        if first:
+            if not kernels.applies(p, g):
+                return False
+            buf = np.zeros_like(p)
+        done = kernels.sgd(p, g, buf, lr=lr, momentum=h["momentum"],
+                           dampening=h["dampening"], nesterov=h["nesterov"],
+                           weight_decay=h["weight_decay"], maximize=h["maximize"], first=first)
+        if done and first:
+            state["momentum_buffer"] = buf
+        return done
 
 
 class Momentum(SGD):
