@@ -1,6 +1,7 @@
 """Benchmark the tracking service end to end: a real server subprocess, real HTTP, a real database.
 
     python -m bench.tracking [--engines sqlite,postgresql] [--points 1000000] [--skip-runs-query]
+                             [--server-processes N]
 
 For each engine (SQLite in a temporary directory; PostgreSQL in a fresh database
 ``optrack_bench_<random>`` created on the server OPTRACK_TEST_PG_URL names, by default
@@ -451,9 +452,10 @@ def bench_engine(engine: str, args) -> Result:
             return res
         try:
             t0 = time.perf_counter()
-            server = stack.enter_context(Server(url, tmp, quiet=True))
-            say(f"  server pid {server.pid} on {server.url}, healthy after "
-                f"{time.perf_counter() - t0:.1f} s ({url})")
+            server = stack.enter_context(Server(url, tmp, quiet=True,
+                                                processes=args.server_processes))
+            say(f"  server pid {server.pid} ({args.server_processes} API process(es)) on "
+                f"{server.url}, healthy after {time.perf_counter() - t0:.1f} s ({url})")
             with httpx.Client(base_url=server.url, headers=server.headers,
                               timeout=300.0) as client:
                 full_runs = ingest(server, client, args, res)
@@ -512,6 +514,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="metric points to ingest per engine (default 1,000,000)")
     p.add_argument("--engines", default="sqlite,postgresql",
                    help="comma-separated: sqlite, postgresql (default both)")
+    p.add_argument("--server-processes", type=int, default=1,
+                   help="API processes (uvicorn --workers, as `optrack serve --workers N`); "
+                        "with more than one, the RSS figures are the parent's alone")
     p.add_argument("--skip-runs-query", action="store_true",
                    help="skip the 100,000-run query benchmark")
     p.add_argument("--ingest-seconds", type=float, default=30.0,

@@ -40,14 +40,28 @@ def spawn(args: list[str], log_path: Path, env: dict[str, str]) -> subprocess.Po
         return subprocess.Popen(args, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time process ``pid`` has used so far, None once it is gone."""
+def cpu_seconds(pid: int, children: bool = False) -> float | None:
+    """User + system CPU time process ``pid`` (and, with ``children``, the processes it
+    started: uvicorn's workers) has used so far, None once it is gone."""
+    fields = _stat(pid)
+    if fields is None:
+        return None
+    total = int(fields[11]) + int(fields[12])
+    if children:
+        for entry in os.listdir("/proc"):
+            child = _stat(int(entry)) if entry.isdigit() else None
+            if child is not None and int(child[1]) == pid:
+                total += int(child[11]) + int(child[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command (state, ppid, …), None if gone."""
     try:
         with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
+            return fh.read().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def stop_process(proc: subprocess.Popen, sig: int = signal.SIGKILL, timeout: float = 10) -> None:

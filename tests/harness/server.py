@@ -29,8 +29,10 @@ class Server:
 
     def __init__(self, db_url: str, data_dir: str | os.PathLike,
                  settings: dict[str, Any] | None = None, name: str = "server",
-                 shared: bool = False, quiet: bool = False, factory: str = APP_FACTORY):
+                 shared: bool = False, quiet: bool = False, factory: str = APP_FACTORY,
+                 processes: int = 1):
         self.db_url, self.data_dir = db_url, Path(data_dir)
+        self.processes = processes  # uvicorn --workers: API processes sharing the port
         self.factory = factory  # the app factory uvicorn calls (tests may wrap the real one)
         self.settings, self.quiet = dict(settings or {}), quiet
         self.shared = shared  # outlives one test: its workers are stopped gracefully
@@ -65,8 +67,9 @@ class Server:
                          "OPTRACK_DATASETS_DIR": str(self.datasets_dir),
                          **{f"OPTRACK_{k.upper()}": str(v) for k, v in self.settings.items()}})
         quiet = ["--log-level", "warning", "--no-access-log"] if self.quiet else []
+        many = ["--workers", str(self.processes)] if self.processes > 1 else []
         self.proc = spawn([sys.executable, "-m", "uvicorn", "--factory", self.factory,
-                           "--host", "127.0.0.1", "--port", str(self.port), *quiet],
+                           "--host", "127.0.0.1", "--port", str(self.port), *quiet, *many],
                           self.log_path, env)
         self.starts += 1
         return self.wait_ready() if wait else self
@@ -134,8 +137,9 @@ class Server:
         return None
 
     def cpu_seconds(self) -> float | None:
-        """User + system CPU time the process has used so far, None once it is gone."""
-        return cpu_seconds(self.pid)
+        """User + system CPU time the server's processes have used so far, None once it is
+        gone."""
+        return cpu_seconds(self.pid, children=self.processes > 1)
 
     # -- the API, as the superuser -------------------------------------------------------------
 
