@@ -1,17 +1,21 @@
-"""Log output: uvicorn's text lines by default; with ``OPTRACK_LOG_FORMAT=json`` every line —
-uvicorn's, the service's, warnings — is one JSON object, and the per-request line comes from
-``access.RequestObserver`` instead of uvicorn's access log (which would print query
-strings, and ``/login?code=…`` carries a secret)."""
+"""Log output: uvicorn's text lines by default, with what looks like a token in its access
+lines cut to the token's public prefix (``/login?code=…`` carries a one-time secret); with
+``OPTRACK_LOG_FORMAT=json`` every line — uvicorn's, the service's, warnings — is one JSON
+object, and the per-request line comes from ``access.RequestObserver`` instead of uvicorn's
+access log."""
 
 from __future__ import annotations
 
 import copy
 import json
 import logging
+import re
 import sys
 from datetime import datetime, timezone
 
 from uvicorn.config import LOGGING_CONFIG
+
+from ..auth.tokens import DISPLAY, PREFIX
 
 FORMATS = ("text", "json")
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
@@ -31,8 +35,25 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+_SECRET = re.compile(re.escape(PREFIX) + r"[A-Za-z0-9_\-]{%d,}" % (DISPLAY - len(PREFIX) + 1))
+
+
+class RedactSecrets(logging.Filter):
+    """Cuts token-shaped strings in a record's arguments to their public prefix."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_SECRET.sub(lambda m: m.group()[:DISPLAY] + "…", a)
+                                if isinstance(a, str) else a for a in record.args)
+        return True
+
+
 def configure(log_format: str) -> None:
-    """Switch this process's logging to ``log_format`` (text leaves uvicorn's as it is)."""
+    """Switch this process's logging to ``log_format`` (text leaves uvicorn's as it is, but
+    for the secrets)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactSecrets) for f in access.filters):
+        access.addFilter(RedactSecrets())
     if log_format != "json":
         return
     formatter = JsonFormatter()

@@ -111,6 +111,19 @@ def test_json_logs_have_a_line_per_request_and_no_secret(tmp_path):
         assert secret not in text
 
 
+def test_the_text_access_log_shows_no_secret_of_a_query_string(tmp_path):
+    db = f"sqlite:///{tmp_path}/optrack.db"
+    with Server(db, tmp_path) as server:  # uvicorn's own access log, as `optrack serve` has it
+        code = login_code(db)
+        assert httpx.get(f"{server.url}/login", params={"code": code}).status_code == 200
+        assert httpx.get(f"{server.url}/api/v1/me?token={server.token}",
+                         headers=server.headers).status_code == 200
+        lines = server.access_log(r"GET /(login|api/v1/me)\?")
+    assert len(lines) == 2, lines
+    assert f"code={code[:12]}…" in lines[0] and f"token={server.token[:12]}…" in lines[1]
+    assert code not in "".join(lines) and server.token not in "".join(lines)
+
+
 def login_code(db: str) -> str:
     """A one-time sign-in code for a new user, ``json-logger``."""
     engine = make_engine(db)
