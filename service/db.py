@@ -1,5 +1,6 @@
-"""Engines and sessions. SQLite gets WAL, a busy timeout, foreign keys and ``BEGIN IMMEDIATE``
-for write transactions (reads begin deferred); PostgreSQL a pre-pinged pool."""
+"""Engines and sessions. SQLite gets WAL with synchronous=FULL, a busy timeout, foreign keys and
+``BEGIN IMMEDIATE`` for write transactions (reads begin deferred); PostgreSQL a pre-pinged
+pool."""
 
 from __future__ import annotations
 
@@ -33,7 +34,9 @@ def make_engine(url: str) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        # FULL: a commit is on disk before the 2xx (NORMAL in WAL mode survives the process
+        # dying, not the machine losing power)
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
