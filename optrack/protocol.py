@@ -37,6 +37,7 @@ class Lease:
     checkpoint_step: int | None
     limits: Limits = Limits()
     prune_metric: str | None = None  # the metric whose reports the search's pruner judges
+    finish_takes_metrics: bool = False  # an older server does not: metrics go before finish
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Lease":
@@ -87,10 +88,13 @@ class WorkerClient(Client):
                          params={"attempt": attempt}).content
 
     def finish(self, run_id: str, attempt: int, status: str, summary: dict | None = None,
-               error: str | None = None) -> None:
-        self.call("POST", f"/api/v1/worker/runs/{run_id}/finish",
-                  json={"attempt": attempt, "status": status, "summary": summary,
-                        "error": error}, lost_on_404=True)
+               error: str | None = None, metrics: list[dict] | None = None) -> None:
+        """End the attempt; ``metrics``: its last points, stored with it (only to a server
+        whose lease says ``finish_takes_metrics``)."""
+        body = {"attempt": attempt, "status": status, "summary": summary, "error": error}
+        if metrics:
+            body["metrics"] = metrics
+        self.call("POST", f"/api/v1/worker/runs/{run_id}/finish", json=body, lost_on_404=True)
 
     def release(self, run_id: str, attempt: int) -> None:
         self.call("POST", f"/api/v1/worker/runs/{run_id}/release", json={"attempt": attempt},

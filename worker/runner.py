@@ -210,11 +210,11 @@ class _RunState:
                         self.client.release(lease.run_id, lease.attempt)
                         return "released"
                 else:
-                    self._flush()
+                    last = self._last_points()
                     self.sender.drain()
                     outcome = event.summary["outcome"]
                     self.client.finish(lease.run_id, lease.attempt, outcome,
-                                       encode_floats(event.summary))
+                                       encode_floats(event.summary), metrics=last)
                     return outcome
         except Stop:
             return self.stopped.reason or "lost"
@@ -245,6 +245,18 @@ class _RunState:
             self._check()
         elif len(self.buffer) >= FLUSH_POINTS or time.monotonic() - self.oldest >= FLUSH_SECONDS:
             self._flush()
+
+    def _last_points(self) -> list[dict] | None:
+        """The buffer, to go with ``finish`` when the server takes it there and it fits one
+        request (one request fewer a run); else it is flushed as usual and None."""
+        fits = len(self.buffer) <= self.lease.limits.max_metric_batch
+        if not (self.lease.finish_takes_metrics and fits):
+            self._flush()
+            return None
+        if self.sender.error is not None:
+            raise self.sender.error
+        last, self.buffer = self.buffer, []
+        return last
 
     def _flush(self) -> None:
         """Hand the buffer to the sender (whose client retries through outages)."""

@@ -120,10 +120,13 @@ def heartbeat(session: Session, run_id: str, attempt: int, settings: Settings,
 
 
 def finish(session: Session, run_id: str, attempt: int, status: str, settings: Settings,
-           worker, summary: dict | None = None, error: str | None = None) -> Run:
+           worker, summary: dict | None = None, error: str | None = None,
+           points: Sequence = ()) -> Run:
     """The worker's verdict: succeeded or diverged end the run; failed retries it (with
-    backoff) while attempts are left."""
+    backoff) while attempts are left. ``points``: its last metrics, stored first."""
     run = holding(session, run_id, attempt, worker)
+    if points:
+        ingest.ingest(session, run.id, points, settings.max_metric_batch)
     now = utcnow()
     end_attempt(session, run, AttemptOutcome(status), error, now)
     run.summary, run.error = summary, error

@@ -127,9 +127,10 @@ def get_dataset(run_id: str, request: Request, settings: SettingsDep, worker: Cu
 @router.post("/runs/{run_id}/finish")
 def finish(run_id: str, body: WorkerFinish, request: Request, session: WriteSession,
            settings: SettingsDep, worker: CurrentUser) -> dict:
-    """succeeded / diverged end the run; failed retries it while attempts are left."""
+    """succeeded / diverged end the run; failed retries it while attempts are left. The run's
+    last ``metrics`` are stored in the same transaction."""
     run = leases.finish(session, run_id, body.attempt, body.status, settings, worker,
-                        body.summary, body.error)
+                        body.summary, body.error, body.metrics)
     session.commit()
     request.app.state.queue_signal.notify()
     return {"status": run.status}

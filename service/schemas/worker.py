@@ -39,6 +39,9 @@ class LeaseOut(BaseModel):
                                                        "search prunes on: after logging it, "
                                                        "wait for the answer (``pruned``) "
                                                        "before training on")
+    finish_takes_metrics: bool = Field(True, description="``finish`` stores the run's last "
+                                                         "points (``metrics``) before it ends "
+                                                         "the run: one request fewer a run")
 
 
 class AttemptBody(Strict):
@@ -60,6 +63,9 @@ class WorkerFinish(AttemptBody):
     status: Literal["succeeded", "failed", "diverged"]
     summary: JsonObject | None = None
     error: Text | None = None
+    metrics: list[MetricPoint] = Field(default_factory=list, description=(
+        "the run's last points, stored in the same transaction before it ends (not judged by "
+        "a pruner: the run ends anyway); " + METRIC_BATCH_RULE))
 
 
 class CheckpointOut(BaseModel):

@@ -171,3 +171,28 @@ def test_attempts_of_an_unknown_run_are_404(shared_client):
     for run_id in ("0123456789abcdef0123456789abcdef", "x'%20or%20'1'='1"):
         error = assert_error(shared_client.get(f"{RUNS}/{run_id}/attempts"), 404, "not_found")
         assert "not found" in error["message"]
+
+
+# -- the last points with finish ---------------------------------------------------------------
+
+def test_finish_stores_the_last_points_with_the_verdict_or_neither(make_client):
+    client = make_client(lease_seconds=30, max_metric_batch=3)
+    [rid] = submit(client, POINT)
+    held = lease(client, "worker-a")
+    assert held["finish_takes_metrics"] is True
+    points = [{"key": "loss", "step": s, "value": 0.5 - s / 10} for s in range(4)]
+    too_many = client.post(f"{W}/runs/{rid}/finish", json={
+        "attempt": held["attempt"], "status": "succeeded", "metrics": points})
+    assert_error(too_many, 413, "too_large")
+    assert client.get(f"{RUNS}/{rid}").json()["status"] == "running"  # neither
+    assert client.get(f"{RUNS}/{rid}/metrics").json()["series"] == []
+    done = client.post(f"{W}/runs/{rid}/finish", json={
+        "attempt": held["attempt"], "status": "succeeded", "metrics": points[1:]})
+    assert done.json() == {"status": "succeeded"}
+    run = client.get(f"{RUNS}/{rid}").json()
+    assert (run["status"], run["metrics"], run["step"]) == ("succeeded", {"loss": 0.2}, 3)
+    replayed = client.post(f"{W}/runs/{rid}/finish", json={
+        "attempt": held["attempt"], "status": "succeeded", "metrics": points[:1]})
+    assert replayed.status_code == 409  # the lease is gone: its points are not stored either
+    [series] = client.get(f"{RUNS}/{rid}/metrics").json()["series"]
+    assert series["steps"] == [1, 2, 3]
