@@ -2,8 +2,9 @@
 
 A ``Principal`` (made by ``holder`` from a request's token) knows the token's scopes and the
 user's role in each project; ``Principal.where`` turns that into a SQL condition, so every
-query is confined to what the caller may see, and ``Principal.check`` answers 404 for another project's objects, exactly as for objects that do
-not exist. Plain data: domain code takes it without depending on the web framework."""
+query is confined to what the caller may see, and ``Principal.check`` answers 404 for another
+project's objects, exactly as for objects that do not exist. Plain data: domain code takes it
+without depending on the web framework."""
 
 from __future__ import annotations
 

@@ -55,7 +55,8 @@ def experiment_views(session: Session, experiments: Sequence[Experiment]) -> lis
 def download(request: Request, write: Callable[[Session], Iterator[str]], format: str,
              filename: str) -> StreamingResponse:
     """``write(session)``'s text streamed as ``filename`` (csv or json), read in a session of
-    its own: the request's ends when the route returns, before the body is sent."""
+    its own, opened when the body starts (the request's own session closes only after the
+    response is sent: FastAPI ends yield dependencies then)."""
     def body():
         with request.app.state.reader() as own_session:
             yield from write(own_session)

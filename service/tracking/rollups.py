@@ -158,16 +158,24 @@ def recompute(conn: Connection, run_id: str, key: str, lo: int, hi: int) -> None
 
 def _replace(conn: Connection, run_id: str, key: str, width: int, buckets: dict) -> None:
     if buckets:
-        conn.exec_driver_sql(driver_sql(conn, _REPLACE), [(run_id, key, width, b, *a)
-                                                    for b, a in buckets.items()])
+        rows = [(run_id, key, width, b, *a) for b, a in buckets.items()]
+        conn.exec_driver_sql(driver_sql(conn, _REPLACE), rows)
 
 
 def _totals(conn: Connection, run_id: str, keys: list[str]) -> dict[str, list]:
-    """key → the stored width-0 aggregate, for those of ``keys`` the run has points of."""
-    marks = ", ".join("?" * len(keys))
-    found = conn.exec_driver_sql(driver_sql(conn, _TOTALS + f" AND key IN ({marks})"),
-                                 (run_id, *keys))
-    return {row[0]: list(row[1:]) for row in found}
+    """key → the stored width-0 aggregate, for those of ``keys`` the run has points of (in
+    chunks: a driver takes a bounded number of parameters per statement)."""
+    out = {}
+    for start in range(0, len(keys), _KEYS_PER_STATEMENT):
+        chunk = keys[start:start + _KEYS_PER_STATEMENT]
+        marks = ", ".join("?" * len(chunk))
+        found = conn.exec_driver_sql(driver_sql(conn, _TOTALS + f" AND key IN ({marks})"),
+                                     (run_id, *chunk))
+        out.update((row[0], list(row[1:])) for row in found)
+    return out
+
+
+_KEYS_PER_STATEMENT = 500
 
 
 _ALL = ", ".join(_COLS)
