@@ -13,12 +13,13 @@ import math
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from service.models import Metric, MetricRollup, Project, Run
 from service.tracking import rollups
 from service.tracking.ingest import record_metrics
+from service.tracking.repair import repair_rollups
 
 _RUNS = itertools.count()
 # steps cross the first few bucket widths (64, 256, 1,024, 4,096) and reach far levels
@@ -108,3 +109,26 @@ def test_a_series_growing_past_its_top_level_counts_its_earlier_points_there(eng
 def _table_of(engine, run_id: str) -> list[tuple]:
     with Session(engine) as session:
         return _table(session, run_id)
+
+
+def test_repair_rebuilds_the_series_stored_wrong_and_only_those(engine):
+    """As the old code left them: a series that jumped past widths it did not have (no bucket 0
+    there, a whole-series row without the earlier points) and one logged before rollups
+    existed (no rows at all); a third, right, is left as it is."""
+    jumped, unrolled, right = (_new_run(engine) for _ in range(3))
+    for run_id in (jumped, unrolled, right):
+        _ingest(engine, run_id, [("loss", s, float(s)) for s in range(10)])
+        _ingest(engine, run_id, [("loss", 70_000, -1.0)])
+    expected = {run_id: _table_of(engine, run_id) for run_id in (jumped, unrolled, right)}
+    r = MetricRollup.__table__.c
+    with Session(engine) as session, session.begin():
+        session.execute(delete(MetricRollup).where(
+            r.run_id == jumped, r.width.between(1_024, 262_144), r.bucket == 0))
+        session.execute(update(MetricRollup).where(r.run_id == jumped, r.width == 0)
+                        .values(n=1, first_step=70_000, first_value=-1.0))
+        session.execute(delete(MetricRollup).where(r.run_id == unrolled))
+    with Session(engine) as session, session.begin():
+        assert repair_rollups(session.connection()) == 2
+    assert {run_id: _table_of(engine, run_id) for run_id in expected} == expected
+    with Session(engine) as session, session.begin():
+        assert repair_rollups(session.connection()) == 0
