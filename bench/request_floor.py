@@ -23,7 +23,6 @@ import itertools
 import os
 import platform
 import secrets
-import statistics
 import sys
 import tempfile
 import time
@@ -49,14 +48,8 @@ ROWS = (("GET /me", "me", 300, 60), ("GET /runs/{id}", "run", 300, 60),
 class Latency(Samples):
     samples: list[float] = dataclasses.field(default_factory=list)
 
-    def quantile(self, q: int) -> float:
-        """The q-th decile (p10: 1, p90: 9)."""
-        if len(self.samples) < 2:
-            return self.samples[0]
-        return statistics.quantiles(self.samples, n=10, method="inclusive")[q - 1]
-
     def cell(self) -> str:
-        return f"{self.median:8.2f} ({self.quantile(1):.2f}–{self.quantile(9):.2f})"
+        return f"{self.median:8.2f} ({self.quantile(0.1):.2f}–{self.quantile(0.9):.2f})"
 
 
 class BareServer:
