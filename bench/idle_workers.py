@@ -65,6 +65,7 @@ def say(msg: str = "") -> None:
 @dataclass
 class Latency(Samples):
     samples: list[float] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)  # requests answered with an error
 
     def cell(self) -> str:
         return (f"p50 {self.median:6.1f}  p99 {self.quantile(0.99):6.1f}  max {self.max:6.1f}"
@@ -131,7 +132,10 @@ class Pollers:
         for proc in self.procs:
             proc.send_signal(signal.SIGTERM)
         for proc in self.procs:
-            proc.wait(timeout=30)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         return [line for f in self.files for line in f.read_text().splitlines()
                 if line.startswith("# statuses")]
 
@@ -156,24 +160,38 @@ class ConnectionSampler(threading.Thread):
 
 def other_requests(client: httpx.Client, run_id: str, rounds: int, steps,
                    into: dict[str, Latency]) -> None:
+    """Failed requests are counted (``failed``), not timed."""
     calls = (lambda: client.get("/api/v1/me"), lambda: client.get(f"/api/v1/runs/{run_id}"),
              lambda: client.post(f"/api/v1/runs/{run_id}/metrics", json={"metrics": [
                  {"key": "loss", "step": next(steps), "value": 0.5}]}))
     for i in range(rounds):
         for k in ((i + j) % len(calls) for j in range(len(calls))):
             t0 = time.perf_counter()
-            calls[k]().raise_for_status()
-            into[REQUESTS[k]].samples.append((time.perf_counter() - t0) * 1000)
+            try:
+                status = calls[k]().status_code
+            except httpx.TransportError:
+                status = 0  # the connection was reset or timed out
+            if 0 < status < 400:
+                into[REQUESTS[k]].samples.append((time.perf_counter() - t0) * 1000)
+            else:
+                into[REQUESTS[k]].failed.append(status)
 
 
 def lease_latency(client: httpx.Client, pollers: Pollers, n: int, into: Latency) -> None:
+    """A failed submission, or a run no worker got within a minute, counts as ``failed``."""
     for i in range(n):
         time.sleep(random.uniform(0.2, 0.6))
         t0 = time.time()
         r = client.post("/api/v1/experiments", json={"name": f"idle {i}", **TINY})
-        r.raise_for_status()
+        if r.status_code != 201:
+            into.failed.append(r.status_code)
+            continue
         (run_id,) = r.json()["run_ids"]
-        at = wait_until(lambda: pollers.received().get(run_id), 60, f"run {run_id}'s lease")
+        try:
+            at = wait_until(lambda: pollers.received().get(run_id), 60, f"{run_id}'s lease")
+        except AssertionError:
+            into.failed.append(0)
+            continue
         into.samples.append((at - t0) * 1000)
 
 
@@ -194,25 +212,31 @@ def measure(base: str, tokens: tuple[str, str], args, out_dir: Path,
             sampler.phase = "starting"
             pollers = Pollers(base, tokens[1], args.workers, out_dir, cycle)
             sampler.phase = f"{args.workers} workers"
-            other_requests(client, run_id, args.requests, steps, with_workers)
-            lease_latency(client, pollers, args.submissions // args.cycles, leases)
-            sampler.phase = "stopping"
-            for line in pollers.stop():
-                say(f"  cycle {cycle + 1}, {args.workers} workers: {line[2:]}")
+            try:
+                other_requests(client, run_id, args.requests, steps, with_workers)
+                lease_latency(client, pollers, args.submissions // args.cycles, leases)
+            finally:
+                sampler.phase = "stopping"
+                for line in pollers.stop():
+                    say(f"  cycle {cycle + 1}, {args.workers} workers: {line[2:]}")
     return without, with_workers, leases
 
 
 def report(args, without, with_workers, leases, most) -> None:
     say(f"\nlease latency, {args.workers} idle workers, {args.processes} API processes: "
         f"{leases.cell()}; target p99 ≤ 200 ms: "
-        f"{'meets' if leases.quantile(0.99) <= 200 else 'MISSES'}")
+        f"{'meets' if leases.quantile(0.99) <= 200 else 'MISSES'}"
+        + (f"; {len(leases.failed)} submissions failed or were not leased in 60 s"
+           if leases.failed else ""))
+    say("  slowest: " + ", ".join(f"{ms:.0f}" for ms in sorted(leases.samples)[-5:]) + " ms")
     say("other requests, p50 ms (p10–p90), without → with workers (target ratio ≤ 1.2):")
     for name in REQUESTS:
         a, b = without[name], with_workers[name]
         ratio = b.median / a.median
         say(f"  {name:<24} {a.median:6.2f} ({a.quantile(0.1):.2f}–{a.quantile(0.9):.2f}) → "
             f"{b.median:6.2f} ({b.quantile(0.1):.2f}–{b.quantile(0.9):.2f})  {ratio:.2f}×"
-            + ("" if ratio <= 1.2 else "  over target"))
+            + ("" if ratio <= 1.2 else "  over target")
+            + (f"  ({len(b.failed)} failed with workers)" if b.failed else ""))
     bound = args.processes * POOL_PER_PROCESS
     say("PostgreSQL connections to the database, most seen: "
         + ", ".join(f"{phase} {n}" for phase, n in most.items())

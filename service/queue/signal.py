@@ -9,7 +9,12 @@ Runs no notification announces — queued by another API process, or made runnab
 retry's backoff, an expired lease) — are found by polling, and ``poll_interval`` keeps the
 process's polls at about PROCESS_POLLS_PER_SECOND between all its waiting calls: a lone worker
 looks four times a second, five hundred spread over four processes do not make two thousand
-transactions a second, and whichever call looks next finds the run within 1/20 s on average.
+transactions a second, and whichever call looks next finds the run within 1/20 s on average
+(sooner with several processes).
+At most LOOKS_AT_ONCE calls of a process look at once (``looking``); the others wait their turn
+on the event loop, so that a burst of lease calls (every worker coming back after a restart)
+holds neither the thread pool nor more database connections than that, whatever the number
+of workers.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from collections import deque
 PROCESS_POLLS_PER_SECOND = 20.0  # lease attempts a second all waiting calls make between them
 POLL_SECONDS = 0.25  # the shortest time a waiting call waits before it looks again
 JITTER = 0.5  # poll intervals are drawn from ±50 % around their mean, so looks spread evenly
+LOOKS_AT_ONCE = 4  # lease attempts in flight per process; more would only queue for the database
 
 
 class QueueSignal:
@@ -35,6 +41,7 @@ class QueueSignal:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
         self._waiters: deque[asyncio.Future] = deque()  # oldest first; touched on the loop only
+        self.looking = asyncio.Semaphore(LOOKS_AT_ONCE)  # ``async with`` around each attempt
 
     @property
     def waiting(self) -> int:
@@ -44,6 +51,11 @@ class QueueSignal:
         """How long a call about to wait should wait before it looks again unwoken."""
         mean = max(POLL_SECONDS, (self.waiting + 1) / PROCESS_POLLS_PER_SECOND)
         return mean * random.uniform(1 - JITTER, 1 + JITTER)
+
+    @staticmethod
+    def spread() -> float:
+        """The fraction of its ``wait`` a lease call long-polls: from 0.8 to 1."""
+        return random.uniform(0.8, 1.0)
 
     async def wait(self, seen: int, timeout: float) -> None:
         """Until a notification wakes this call, or ``timeout`` seconds."""

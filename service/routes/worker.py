@@ -28,15 +28,19 @@ router = APIRouter(prefix="/api/v1/worker", tags=["worker"], dependencies=[scope
 async def lease(body: LeaseRequest, request: Request, worker: CurrentUser):
     """Claim the next queued run, waiting up to ``wait`` seconds for one (long poll). The wait
     holds no thread nor database connection, and a caller that hung up is never handed a run.
-    Waiting calls are woken one at a time (queue/signal.py)."""
+    Waiting calls are woken one at a time, and look a few at a time (queue/signal.py)."""
     settings = request.app.state.settings
     signal = request.app.state.queue_signal
-    deadline = time.monotonic() + min(body.wait, settings.lease_wait_seconds)
+    # the wait ends somewhere in its last fifth, so that workers that came together (a
+    # restart) do not keep coming back together
+    deadline = time.monotonic() + min(body.wait, settings.lease_wait_seconds) * signal.spread()
     while True:
-        if await request.is_disconnected():
-            return Response(status_code=204)
-        seen = signal.generation
-        out = await run_in_threadpool(_lease_once, request, body.worker_id, settings, worker)
+        async with signal.looking:
+            if await request.is_disconnected():
+                return Response(status_code=204)
+            seen = signal.generation
+            out = await run_in_threadpool(_lease_once, request, body.worker_id, settings,
+                                          worker)
         remaining = deadline - time.monotonic()
         if out is not None:
             signal.notify()  # pass the wake-up on: more runs may be queued

@@ -10,6 +10,8 @@ import time
 
 import httpx
 
+from service.queue.signal import PROCESS_POLLS_PER_SECOND
+
 from ..harness import Server
 
 WAITERS, WAIT = 60, 6.0  # idle lease calls, and how long each long-polls
@@ -52,9 +54,9 @@ def test_idle_lease_calls_look_at_a_bounded_rate_and_one_gets_a_run_queued_elsew
     settings = {"lease_wait_seconds": WAIT + 2, "lease_seconds": 60}  # no lease runs out
     waiting, other = server(**settings), server(**settings)
     looked, submitted, run_id, answers = asyncio.run(quiet_then_submit(waiting, other))
-    # woken one at a time, polling within the budget (20 looks a second between them, and one
-    # each on arrival): waking all and polling each 4 times a second made 60 x 4 x 3 = 720
-    assert looked <= WAITERS + 20 * QUIET * 1.5 + 10, looked
+    # one look each on arrival, then polls within the process's budget (twice it here, for the
+    # first calls, which wait while few others do); each polling 4 times a second made 720
+    assert looked <= WAITERS + 2 * PROCESS_POLLS_PER_SECOND * QUIET + 10, looked
     got = [(lease, at) for status, lease, at in answers if status == 200]
     assert [lease["run_id"] for lease, _ in got] == [run_id]
     assert got[0][1] - submitted < WAIT - QUIET  # found by a poll, before the waits ran out
