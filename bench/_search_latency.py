@@ -15,6 +15,7 @@ import optuna
 
 from tests.harness import Server, Workers
 
+from ._stats import quantile
 from ._search_runs import ASK_TARGET_MS, SUCCESSOR_TARGET_MS, Task, med, say, table, wait_search
 
 
@@ -26,15 +27,6 @@ def fake_loss(config: dict[str, Any]) -> float:
     offset = {"adam": 0.0, "rmsprop": 0.05, "adagrad": 0.1, "momentum": 0.1, "sgd": 0.2}
     return ((math.log10(optimizer["lr"]) + 2.5) ** 2 * 0.1 + 0.08
             + offset.get(optimizer["name"], 0.3))
-
-
-def quantile(values: list[float], q: float) -> float:
-    """Linear interpolation between order statistics (numpy's default)."""
-    xs = sorted(values)
-    pos = (len(xs) - 1) * q
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
 def ask_latency(server: Server, task: Task, fill: int, timed: int) -> None:

@@ -25,7 +25,6 @@ import itertools
 import os
 import platform
 import secrets
-import statistics
 import sys
 import tempfile
 import time
@@ -57,14 +56,8 @@ class Latency(Samples):
         """The server's CPU time per request, ms: steadier than latency on a busy machine."""
         return self.cpu_seconds * 1e3 / len(self.samples)
 
-    def quantile(self, q: int) -> float:
-        """The q-th decile (p10: 1, p90: 9)."""
-        if len(self.samples) < 2:
-            return self.samples[0]
-        return statistics.quantiles(self.samples, n=10, method="inclusive")[q - 1]
-
     def cell(self) -> str:
-        return f"{self.median:8.2f} ({self.quantile(1):.2f}–{self.quantile(9):.2f})"
+        return f"{self.median:8.2f} ({self.quantile(0.1):.2f}–{self.quantile(0.9):.2f})"
 
 
 class BareServer:

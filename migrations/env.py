@@ -3,6 +3,7 @@ connection handed in by service.migrate, or else the one the service settings na
 
 from alembic import context
 from service.db import make_engine
+from service.migrate import include_for
 from service.models import Base
 from service.settings import get_settings
 
@@ -29,7 +30,8 @@ def run_migrations_online() -> None:
 
 def _run(connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata,
-                      render_as_batch=True, compare_type=True)
+                      render_as_batch=True, compare_type=True,
+                      include_object=include_for(connection.dialect.name))
     with context.begin_transaction():
         context.run_migrations()
 

@@ -25,6 +25,19 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return cfg
 
 
+def include_for(dialect: str):
+    """Alembic's ``include_object`` for a database of ``dialect``: leaves out the schema items
+    the models create only on other engines (``Index(...).ddl_if(dialect=...)``, such as
+    PostgreSQL's GIN index on runs.config), which autogenerate would otherwise report missing
+    (it does not read ``ddl_if``)."""
+    def include(obj, name, type_, reflected, compare_to) -> bool:
+        only = getattr(obj, "_ddl_if", None)  # set by SchemaItem.ddl_if
+        if only is None or only.dialect is None:
+            return True
+        return dialect in ((only.dialect,) if isinstance(only.dialect, str) else only.dialect)
+    return include
+
+
 def head() -> str:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 

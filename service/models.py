@@ -132,6 +132,9 @@ class Run(Base):
         CheckConstraint(f"status IN {STATUS_VALUES!r}", name="status"),
         Index("ix_runs_project_id_created_at", "project_id", "created_at"),
         Index("ix_runs_status_priority_created_at", "status", "priority", "created_at"),
+        # config-path equality filters on PostgreSQL (service/query/compiler.py, containment)
+        Index("ix_runs_config", "config", postgresql_using="gin",
+              postgresql_ops={"config": "jsonb_path_ops"}).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)

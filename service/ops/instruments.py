@@ -32,6 +32,8 @@ POINTS_INGESTED = Counter("optrack_metric_points_ingested", "metric points store
                           "points, which change nothing, are not counted)")
 CHECKPOINT_BYTES = Counter("optrack_checkpoint_bytes", "bytes of checkpoints uploaded and "
                            "stored")
+LEASE_ATTEMPTS = Counter("optrack_lease_attempts", "looks for a queued run by lease calls (a "
+                         "transaction each): what waiting workers cost the database")
 QUEUE_WAIT = Histogram("optrack_lease_wait_seconds", "time a run waited in the queue before a "
                        "worker leased it: from its creation, or from the end of its previous "
                        "attempt (a retry's backoff included)", buckets=QUEUE_WAIT_BUCKETS)

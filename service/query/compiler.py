@@ -13,7 +13,9 @@ User values, JSON paths and metric keys are always bound parameters.
 
 from __future__ import annotations
 
+import math
 import operator
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -80,11 +82,24 @@ class Compiler:
                 value, node.pattern, node.case_sensitive, self.dialect))
         if isinstance(node, InList):
             values = list(node.values)
-            return self._where_kind(node.field, kind_of(values[0]), lambda value: (
+            test = self._where_kind(node.field, kind_of(values[0]), lambda value: (
                 value.not_in(values) if node.negated else value.in_(values)))
+            return test if node.negated else self._indexed(node.field, values, test)
         ordered = node.op not in ("=", "!=")
-        return self._where_kind(node.field, kind_of(node.value), lambda value: _OPERATORS[
+        test = self._where_kind(node.field, kind_of(node.value), lambda value: _OPERATORS[
             node.op](self._collated(value) if ordered else value, node.value))
+        return self._indexed(node.field, [node.value], test) if node.op == "=" else test
+
+    def _indexed(self, field: Field, values: list,
+                 test: ColumnElement[bool]) -> ColumnElement[bool]:
+        """``test``, a config path's equality to one of ``values``, with a condition it implies
+        added on PostgreSQL: ``config @> '{"a": {"b": value}}'``, which the GIN index on
+        ``runs.config`` (migration 0011) answers, so that a rare value is found without reading
+        every run. The same runs match (``containment`` says when it is implied)."""
+        if self.dialect != "postgresql" or field.kind != "config":
+            return test
+        contained = containment(field.path, values)
+        return test if contained is None else and_(contained, test)
 
     def sort_keys(self, order: tuple[OrderItem, ...], filter: Node | None) -> list[SortKey]:
         """The ORDER BY keys, ending with ``Run.id`` (unless already there) for a total order.
@@ -147,6 +162,29 @@ class Compiler:
     @staticmethod
     def _nullable(field: Field) -> bool:
         return field.kind != "column" or field.name in NULLABLE_COLUMNS
+
+
+INTEGER_KEY = re.compile(r"\s*[+-]?\d+\s*")
+EXACT_INTEGERS = 2.0 ** 53  # below this, a stored integer compares equal as a float and exactly
+
+
+def containment(path: tuple[str, ...], values: list) -> ColumnElement[bool] | None:
+    """``config @> {"a": {"b": v}}`` for any of ``values``, a condition that ``a.b = v``
+    implies on PostgreSQL — or None where it might not: a key that ``#>`` would take as an array
+    index (an integer), or a number the float comparison and jsonb's exact numeric one might
+    judge differently (stored values are written by Python, so equal doubles have the same
+    shortest text; only integers beyond 2^53 could round to a literal they are not)."""
+    if any(INTEGER_KEY.fullmatch(key) for key in path):
+        return None
+    if any(isinstance(v, float) and not (math.isfinite(v) and abs(v) < EXACT_INTEGERS)
+           for v in values):
+        return None
+    shapes = []
+    for value in values:
+        for key in reversed(path):
+            value = {key: value}
+        shapes.append(Run.config.op("@>", is_comparison=True)(literal(value, JSONB)))
+    return or_(*shapes)
 
 
 def like(expr: ColumnElement[str], pattern: str, case_sensitive: bool,

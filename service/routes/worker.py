@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from optim_core.training import flatten
 
 from ..deps import CurrentUser, SettingsDep, WriteSession, scope
+from ..ops import instruments
 from ..queue import leases
 from ..schemas.metrics import MetricBatchResult
 from ..schemas.worker import (AttemptBody, CheckpointOut, HeartbeatOut, LeaseOut, LeaseRequest,
@@ -23,29 +24,36 @@ from .bodies import JsonBodyRoute
 
 router = APIRouter(prefix="/api/v1/worker", tags=["worker"], dependencies=[scope("worker")],
                    route_class=JsonBodyRoute)
-POLL_SECONDS = 0.25  # how often a waiting lease call looks again for runs queued elsewhere
 
 
 @router.post("/lease", response_model=LeaseOut, responses={204: {"description": "no run"}})
 async def lease(body: LeaseRequest, request: Request, worker: CurrentUser):
     """Claim the next queued run, waiting up to ``wait`` seconds for one (long poll). The wait
-    holds no thread, and a caller that hung up is never handed a run."""
+    holds no thread nor database connection, and a caller that hung up is never handed a run.
+    Waiting calls are woken one at a time, and look a few at a time (queue/signal.py)."""
     settings = request.app.state.settings
-    deadline = time.monotonic() + min(body.wait, settings.lease_wait_seconds)
+    signal = request.app.state.queue_signal
+    # the wait ends somewhere in its last fifth, so that workers that came together (a
+    # restart) do not keep coming back together
+    deadline = time.monotonic() + min(body.wait, settings.lease_wait_seconds) * signal.spread()
     while True:
-        if await request.is_disconnected():
-            return Response(status_code=204)
-        seen = request.app.state.queue_signal.generation
-        out = await run_in_threadpool(_lease_once, request, body.worker_id, settings, worker)
+        async with signal.looking:
+            if await request.is_disconnected():
+                return Response(status_code=204)
+            seen = signal.generation
+            out = await run_in_threadpool(_lease_once, request, body.worker_id, settings,
+                                          worker)
         remaining = deadline - time.monotonic()
         if out is not None:
+            signal.notify()  # pass the wake-up on: more runs may be queued
             return out
         if remaining <= 0:
             return Response(status_code=204)
-        await request.app.state.queue_signal.wait(seen, min(POLL_SECONDS, remaining))
+        await signal.wait(seen, min(signal.poll_interval(), remaining))
 
 
 def _lease_once(request: Request, worker_id: str, settings: Settings, worker) -> LeaseOut | None:
+    instruments.LEASE_ATTEMPTS.inc()
     with request.app.state.writer() as session:
         run = leases.lease_next(session, worker_id, settings, worker)
         out = None if run is None else LeaseOut(

@@ -20,7 +20,7 @@ from service.settings import Settings
 
 __all__ = ["ALL_SCOPES", "APP_FACTORY", "Settings", "TRAJECTORIES", "create_app",
            "engine_with_tables", "make_engine", "migrate_database", "models", "record_metrics",
-           "superuser_token"]
+           "record_many_runs", "superuser_token"]
 
 APP_FACTORY = "service.app:app_from_env"
 ALL_SCOPES: tuple[str, ...] = tuple(models.SCOPES)
@@ -71,3 +71,12 @@ def record_metrics(engine_or_url: Engine | str, run_id: str,
     function, rollups included, in one transaction; how many were new."""
     with _session(engine_or_url) as session:
         return _record_metrics(session, run_id, points)
+
+
+def record_many_runs(engine: Engine,
+                     points_by_run: dict[str, Iterable[tuple[str, int, float, float]]]) -> int:
+    """``record_metrics`` for several runs in one transaction (a bulk load's batch: the same
+    ingest function per run, one commit for all); how many points were new."""
+    with _session(engine) as session:
+        return sum(_record_metrics(session, run_id, points)
+                   for run_id, points in points_by_run.items())

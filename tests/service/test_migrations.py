@@ -23,8 +23,9 @@ from .conftest import assert_error, superuser_headers
 
 def schema_diff(engine) -> list:
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True,
-                                                         "render_as_batch": True})
+        context = MigrationContext.configure(conn, opts={
+            "compare_type": True, "render_as_batch": True,
+            "include_object": migrate.include_for(conn.dialect.name)})
         return compare_metadata(context, Base.metadata)
 
 
