@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from service import migrate
 from service.app import create_app
@@ -194,3 +194,32 @@ def test_readyz_is_503_when_the_database_is_unreachable(tmp_path):
             assert client.get("/healthz").status_code == 200
     finally:
         app.state.engine.dispose()
+
+
+def test_upgrading_to_0012_rebuilds_rollups_the_old_code_stored_wrong(db_url):
+    """A series as the old code left it after a jump (its whole-series row counts one point of
+    two, no bucket 0 at the widths the jump added): upgrading repairs it from the points."""
+    engine = make_engine(db_url)
+    try:
+        migrate.upgrade(engine, "0011")
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO projects (id, name, created_at) "
+                              "VALUES ('p', 'p', '2026-01-01')"))
+            conn.execute(text("INSERT INTO runs (id, project_id, name, status, external, "
+                              "config, notes, priority, attempt, created_at) VALUES ('r', 'p', "
+                              "'r', 'running', true, '{}', '', 0, 0, '2026-01-01')"))
+            conn.execute(text("INSERT INTO metrics (run_id, key, step, value, time) VALUES "
+                              "('r', 'v', 0, 1.0, 0), ('r', 'v', 5000, 2.0, 0)"))
+            for width, bucket, first in ((64, 0, 0), (64, 78, 5000), (256, 0, 0),
+                                         (256, 19, 5000), (16384, 0, 5000), (0, 0, 5000)):
+                conn.execute(text(
+                    "INSERT INTO metric_rollups VALUES ('r', 'v', :w, :b, 1, :s, 1.0, :s, 1.0, "
+                    ":s, 1.0, :s, 1.0)"), {"w": width, "b": bucket, "s": first})
+        migrate.upgrade(engine)
+        with engine.connect() as conn:
+            rows = {(w, b): (n, first) for w, b, n, first in conn.execute(text(
+                "SELECT width, bucket, n, first_step FROM metric_rollups WHERE run_id = 'r'"))}
+        assert rows[0, 0] == (2, 0) and rows[16384, 0] == (2, 0)
+        assert rows[1024, 0] == (1, 0) and rows[4096, 1] == (1, 5000)
+    finally:
+        engine.dispose()
