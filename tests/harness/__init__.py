@@ -13,11 +13,12 @@ from .databases import ENGINES, PG_ADMIN_URL, DatabaseUnavailable, database_byte
 from .internals import (ALL_SCOPES, TRAJECTORIES, Settings, create_app, engine_with_tables,
                         make_engine, models, record_many_runs, record_metrics,
                         superuser_token)
-from .processes import REPO, free_port, wait_until
+from .processes import REPO, free_port, run_async, wait_until
 from .server import ENDED, Server
 from .workers import WorkerProc, Workers
 
 __all__ = ["ALL_SCOPES", "ENDED", "ENGINES", "PG_ADMIN_URL", "REPO", "TRAJECTORIES",
            "DatabaseUnavailable", "Server", "Settings", "WorkerProc", "Workers", "create_app",
            "database_bytes", "engine_with_tables", "free_port", "make_engine", "models",
-           "record_many_runs", "record_metrics", "superuser_token", "temp_database", "wait_until"]
+           "record_many_runs", "record_metrics", "run_async", "superuser_token", "temp_database",
+           "wait_until"]

@@ -9,6 +9,8 @@ import time
 
 from service.queue.signal import POLL_SECONDS, PROCESS_POLLS_PER_SECOND, QueueSignal
 
+from ..harness import run_async
+
 
 async def waiting_calls(signal: QueueSignal, n: int, timeout: float = 5.0) -> list[asyncio.Task]:
     tasks = []
@@ -29,7 +31,7 @@ def test_a_notification_wakes_only_the_call_waiting_longest():
         signal.notify()
         await asyncio.sleep(0.05)
         return first, [t.done() for t in tasks], signal.waiting
-    assert asyncio.run(scenario()) == ([True, False, False], [True, True, True], 0)
+    assert run_async(scenario()) == ([True, False, False], [True, True, True], 0)
 
 
 def test_a_notification_between_looking_and_waiting_is_not_lost():
@@ -40,7 +42,7 @@ def test_a_notification_between_looking_and_waiting_is_not_lost():
         started = time.monotonic()
         await signal.wait(seen, 5.0)  # … so the wait returns at once
         return time.monotonic() - started
-    assert asyncio.run(scenario()) < 1.0
+    assert run_async(scenario()) < 1.0
 
 
 def test_a_call_whose_wait_ran_out_does_not_swallow_the_next_notification():
@@ -52,7 +54,7 @@ def test_a_call_whose_wait_ran_out_does_not_swallow_the_next_notification():
         signal.notify()
         await asyncio.sleep(0.05)
         return short.done(), long.done()
-    assert asyncio.run(scenario()) == (True, True)
+    assert run_async(scenario()) == (True, True)
 
 
 def test_poll_intervals_keep_a_process_within_its_polling_budget():
@@ -65,7 +67,7 @@ def test_poll_intervals_keep_a_process_within_its_polling_budget():
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         return alone, crowded, signal.waiting
-    alone, crowded, left = asyncio.run(scenario())
+    alone, crowded, left = run_async(scenario())
     assert all(POLL_SECONDS / 2 <= s <= POLL_SECONDS * 1.5 for s in alone)
     mean = 200 / PROCESS_POLLS_PER_SECOND  # 200 calls (199 and the next) share 20 looks a second
     assert all(mean / 2 <= s <= mean * 1.5 for s in crowded)

@@ -12,7 +12,7 @@ import httpx
 
 from service.queue.signal import PROCESS_POLLS_PER_SECOND
 
-from ..harness import Server
+from ..harness import Server, run_async
 
 WAITERS, WAIT = 60, 6.0  # idle lease calls, and how long each long-polls
 QUIET = 3.0  # seconds the test counts looks while nothing is queued
@@ -53,7 +53,7 @@ async def quiet_then_submit(waiting: Server, other: Server):
 def test_idle_lease_calls_look_at_a_bounded_rate_and_one_gets_a_run_queued_elsewhere(server):
     settings = {"lease_wait_seconds": WAIT + 2, "lease_seconds": 60}  # no lease runs out
     waiting, other = server(**settings), server(**settings)
-    looked, submitted, run_id, answers = asyncio.run(quiet_then_submit(waiting, other))
+    looked, submitted, run_id, answers = run_async(quiet_then_submit(waiting, other))
     # one look each on arrival, then polls within the process's budget (twice it here, for the
     # first calls, which wait while few others do); each polling 4 times a second made 720
     assert looked <= WAITERS + 2 * PROCESS_POLLS_PER_SECOND * QUIET + 10, looked
