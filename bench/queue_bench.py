@@ -30,6 +30,7 @@ from pathlib import Path
 import httpx
 
 import optim_core
+from optim_core.training import flatten
 from tests.harness import Server, Workers, temp_database
 
 TRAIN = {"dataset": "digits", "model": {"kind": "mlp", "hidden": [100, 100]},
@@ -66,10 +67,28 @@ def submit(client: httpx.Client, body: dict) -> dict:
 
 def overhead(server: Server, workers: Workers, rounds: int = 5,
              epochs: int = TRAIN["epochs"]) -> tuple[float, float]:
-    """Median over ``rounds`` of the same run, alone and through optrack. The first run of
-    each side (dataset load, imports, caches) is not counted: a worker loads a dataset once and
-    reuses it for every run, as the in-process side does."""
-    config = {**TRAIN, "epochs": epochs}
+    """Median over ``rounds`` of the same run, through optrack and alone. Alone trains on the
+    config the worker trained on (the run's stored config, every default filled in, flattened
+    as the lease sends it), not on the request: the two differ (``log_every``, the dataset's
+    seed). The first run of each side (dataset load, imports, caches) is not counted: a worker
+    loads a dataset once and reuses it for every run, as the in-process side does."""
+    workers(server, 1)
+    request = {"name": f"overhead {epochs}", "dataset": TRAIN["dataset"],
+               "model": TRAIN["model"], "optimizer": TRAIN["optimizer"],
+               "training": {"epochs": epochs, "batch_size": TRAIN["batch_size"],
+                            "seed": TRAIN["seed"]}}
+    tracked, config = [], None
+    try:
+        with httpx.Client(base_url=server.url, headers=server.headers, timeout=60) as client:
+            for _ in range(rounds + 1):
+                exp = submit(client, request)
+                wait_done(client, exp, 1)
+                run = client.get(f"/api/v1/runs/{exp['run_ids'][0]}").json()
+                assert run["status"] == "succeeded", run
+                tracked.append(ts(run["finished_at"]) - ts(run["started_at"]))
+                config = config or flatten(run["config"])
+    finally:
+        workers.stop()
 
     def alone_once() -> float:
         started = time.perf_counter()
@@ -79,21 +98,6 @@ def overhead(server: Server, workers: Workers, rounds: int = 5,
 
     alone_once()
     alone = statistics.median(alone_once() for _ in range(rounds))
-    workers(server, 1)
-    request = {"name": f"overhead {epochs}", "dataset": TRAIN["dataset"],
-               "model": TRAIN["model"], "optimizer": TRAIN["optimizer"],
-               "training": {k: config[k] for k in ("epochs", "batch_size", "seed")}}
-    tracked = []
-    try:
-        with httpx.Client(base_url=server.url, headers=server.headers, timeout=60) as client:
-            for _ in range(rounds + 1):
-                exp = submit(client, request)
-                wait_done(client, exp, 1)
-                run = client.get(f"/api/v1/runs/{exp['run_ids'][0]}").json()
-                assert run["status"] == "succeeded", run
-                tracked.append(ts(run["finished_at"]) - ts(run["started_at"]))
-    finally:
-        workers.stop()
     return alone, statistics.median(tracked[1:])
 
 
