@@ -44,8 +44,11 @@ def test_watch_follows_a_grid_and_a_search_until_they_end(srv, workers):
                                                  search=SEARCH)))
     watching = [start(srv, "watch", grid, "--json", "--interval", "0.1"),
                 start(srv, "watch", search, "--json", "--interval", "0.1")]
+    # each watch has printed its first line before any worker can lease a run
+    first = [w.stdout.readline() for w in watching]
     workers(srv, 2)
-    grid_lines, search_lines = (json_lines(succeeded(finish(w))) for w in watching)
+    grid_lines, search_lines = (json_lines(line + succeeded(finish(w)))
+                                for line, w in zip(first, watching))
 
     *progress, end = grid_lines
     assert progress[0]["status_counts"] == {"queued": 3} and progress[0]["running"] == []
