@@ -6,9 +6,9 @@ queue.py: a script of that name beside the others would shadow the standard libr
 1. Tracking overhead: a 20-epoch digits run (MLP 100-100, batch 128, checkpoints every epoch;
    about 0.1 s of training) and a ~4-second one (``--long-epochs``, default 500) through a real
    server and worker, against ``optim_core.train`` alone with the same config in this process;
-   medians of 5 (3 for the long run) after one warm-up run each. The run's time is the
-   server's started_at → finished_at; the difference of the short run is the fixed cost of a
-   run through the queue.
+   9 pairs (5 for the long run), each side in turn, after one warm-up pair; medians and
+   ranges. The run's time is the server's started_at → finished_at; the difference of the
+   short run is the fixed cost of a run through the queue.
 2. Lease latency: an idle worker long-polls; we submit a one-run experiment and read
    created_at → started_at from the server, 20 times; median and max.
 3. Throughput: ``--runs`` tiny runs (a 2-D point model, 5 steps) through ``--workers`` workers;
@@ -65,19 +65,20 @@ def submit(client: httpx.Client, body: dict) -> dict:
     return response.json()
 
 
-def overhead(server: Server, workers: Workers, rounds: int = 5,
-             epochs: int = TRAIN["epochs"]) -> tuple[float, float]:
-    """Median over ``rounds`` of the same run, through optrack and alone. Alone trains on the
-    config the worker trained on (the run's stored config, every default filled in, flattened
-    as the lease sends it), not on the request: the two differ (``log_every``, the dataset's
-    seed). The first run of each side (dataset load, imports, caches) is not counted: a worker
-    loads a dataset once and reuses it for every run, as the in-process side does."""
+def overhead(server: Server, workers: Workers, rounds: int = 9,
+             epochs: int = TRAIN["epochs"]) -> tuple[list[float], list[float]]:
+    """The same run ``rounds`` times through optrack and alone, interleaved (one of each in
+    turn, so a change in the machine's load falls on both). Alone trains on the config the
+    worker trained on (the run's stored config, every default filled in, flattened as the
+    lease sends it), not on the request: the two differ (``log_every``, the dataset's seed).
+    The first run of each side (dataset load, imports, caches) is not counted: a worker loads
+    a dataset once and reuses it for every run, as the in-process side does."""
     workers(server, 1)
     request = {"name": f"overhead {epochs}", "dataset": TRAIN["dataset"],
                "model": TRAIN["model"], "optimizer": TRAIN["optimizer"],
                "training": {"epochs": epochs, "batch_size": TRAIN["batch_size"],
                             "seed": TRAIN["seed"]}}
-    tracked, config = [], None
+    tracked, alone = [], []
     try:
         with httpx.Client(base_url=server.url, headers=server.headers, timeout=60) as client:
             for _ in range(rounds + 1):
@@ -86,19 +87,20 @@ def overhead(server: Server, workers: Workers, rounds: int = 5,
                 run = client.get(f"/api/v1/runs/{exp['run_ids'][0]}").json()
                 assert run["status"] == "succeeded", run
                 tracked.append(ts(run["finished_at"]) - ts(run["started_at"]))
-                config = config or flatten(run["config"])
+                started = time.perf_counter()  # the worker is idle now, long-polling
+                for _ in optim_core.train(flatten(run["config"])):
+                    pass
+                alone.append(time.perf_counter() - started)
     finally:
         workers.stop()
+    return alone[1:], tracked[1:]
 
-    def alone_once() -> float:
-        started = time.perf_counter()
-        for _ in optim_core.train(config):
-            pass
-        return time.perf_counter() - started
 
-    alone_once()
-    alone = statistics.median(alone_once() for _ in range(rounds))
-    return alone, statistics.median(tracked[1:])
+def spread(values: list[float], scale: float = 1.0, unit: str = "s") -> str:
+    """The median and the range, e.g. ``0.412 s (0.398–0.450)``."""
+    digits = 3 if unit == "s" else 0
+    return (f"{statistics.median(values) * scale:.{digits}f} {unit} "
+            f"({min(values) * scale:.{digits}f}–{max(values) * scale:.{digits}f})")
 
 
 def lease_latency(server: Server, workers: Workers, rounds: int = 20) -> list[float]:
@@ -146,26 +148,30 @@ def main() -> None:
     args = parser.parse_args()
     print(f"optrack queue benchmark — python {platform.python_version()}, "
           f"{os.cpu_count()} CPUs")
-    rows = []
     for engine in args.engines.split(","):
         with tempfile.TemporaryDirectory() as tmp, temp_database(engine, tmp) as url, \
                 Server(url, tmp, quiet=True) as server:
             # the workers keep this process's BLAS threads: the in-process training they are
             # compared with has them
             workers = Workers(Path(tmp), threads=None)
-            alone, tracked = overhead(server, workers)
-            long = (overhead(server, workers, rounds=3, epochs=args.long_epochs)
+            short = overhead(server, workers)
+            long = (overhead(server, workers, rounds=5, epochs=args.long_epochs)
                     if args.long_epochs else None)
             lat = lease_latency(server, workers)
             rate = throughput(server, workers, args.runs, args.workers)
-        rows.append((engine, alone, tracked, lat, rate))
         print(f"\n[{engine}]")
-        print(f"  20-epoch digits run: optim_core.train alone {alone:.3f} s, through optrack "
-              f"{tracked:.3f} s -> {tracked / alone:.2f}x; fixed cost of a run "
-              f"{(tracked - alone) * 1000:.0f} ms (target <= 20 ms)")
+        alone, tracked = (statistics.median(side) for side in short)
+        ratios = [t / a for a, t in zip(*short)]
+        print(f"  20-epoch digits run, median (range) of {len(ratios)} interleaved pairs: "
+              f"alone {spread(short[0])}, through optrack {spread(short[1])} -> "
+              f"{tracked / alone:.2f}x (pairs {min(ratios):.2f}–{max(ratios):.2f}x); fixed "
+              f"cost of a run {(tracked - alone) * 1000:.0f} ms (target <= 20 ms)")
         if long is not None:
-            print(f"  {args.long_epochs}-epoch digits run: alone {long[0]:.2f} s, through "
-                  f"optrack {long[1]:.2f} s -> {long[1] / long[0]:.3f}x (target <= 1.03x)")
+            ratios = [t / a for a, t in zip(*long)]
+            ratio = statistics.median(long[1]) / statistics.median(long[0])
+            print(f"  {args.long_epochs}-epoch digits run: alone {spread(long[0])}, through "
+                  f"optrack {spread(long[1])} -> {ratio:.3f}x (pairs {min(ratios):.3f}–"
+                  f"{max(ratios):.3f}x; target <= 1.03x)")
         print(f"  lease latency, submit -> start, idle worker: median "
               f"{statistics.median(lat) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms "
               f"(target median <= 200 ms)")

@@ -30,7 +30,10 @@ from .datasets import DatasetCache, default_cache_dir
 log = logging.getLogger("optrack.worker")
 
 FLUSH_POINTS = 2000  # send metrics when this many are buffered …
-FLUSH_SECONDS = 0.5  # … or when the oldest buffered point is this old
+FLUSH_SECONDS = 0.5  # … or when the oldest buffered point is this old; a run's first
+FIRST_FLUSH_SECONDS = 0.05  # flush comes sooner, and each next one twice as late up to
+# FLUSH_SECONDS: a short run's points are mostly stored while it trains (the server ingests
+# on another core) instead of all at its finish, where the run waits for them
 LEASE_WAIT = 10.0  # seconds one lease call long-polls
 PENDING_UPLOADS = 64  # metric batches and checkpoints queued for the sender before training waits
 CHECKPOINT_EVERY_SECONDS = 2.0  # upload at most one checkpoint per this many seconds (the
@@ -176,6 +179,7 @@ class _RunState:
         self.worker, self.lease, self.client = worker, lease, worker.client
         self.buffer: list[dict] = []
         self.oldest = 0.0
+        self.flush_after = FIRST_FLUSH_SECONDS
         self.next_checkpoint = 0.0  # monotonic time before which checkpoints are not uploaded
         self.stopped = _Stopped()
         self.lost = threading.Event()
@@ -243,7 +247,9 @@ class _RunState:
             self._flush()
             self.sender.wait_sent()
             self._check()
-        elif len(self.buffer) >= FLUSH_POINTS or time.monotonic() - self.oldest >= FLUSH_SECONDS:
+        elif (len(self.buffer) >= FLUSH_POINTS
+              or time.monotonic() - self.oldest >= self.flush_after):
+            self.flush_after = min(self.flush_after * 2, FLUSH_SECONDS)
             self._flush()
 
     def _last_points(self) -> list[dict] | None:

@@ -33,7 +33,10 @@ def config_digest(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
 
 
-def save(model, optimizer, rng: np.random.Generator, loop: LoopState, digest: str) -> bytes:
+def snapshot(model, optimizer, rng: np.random.Generator, loop: LoopState,
+             digest: str) -> dict[str, Any]:
+    """Everything a checkpoint holds, copied (the arrays go on changing in place): cheap next
+    to ``encode``, which the loop leaves until somebody reads the checkpoint's data."""
     arrays: dict[str, Any] = {
         "format": FORMAT,
         "config": digest,
@@ -41,12 +44,17 @@ def save(model, optimizer, rng: np.random.Generator, loop: LoopState, digest: st
         "loop.step": loop.step,
         "loop.epoch": loop.epoch,
         "loop.batch": loop.batch,
-        "loop.order": loop.order if loop.order is not None else np.zeros(0, np.int64),
+        "loop.order": loop.order.copy() if loop.order is not None else np.zeros(0, np.int64),
         "loop.latest": json.dumps(loop.latest),  # floats round-trip exactly through JSON
     }
-    arrays.update({f"params.{k}": v for k, v in model.params.items()})
-    arrays.update({f"buffers.{k}": v for k, v in model.buffers.items()})
-    arrays.update({f"optimizer.{k}": v for k, v in optimizer.state_dict().items()})
+    arrays.update({f"params.{k}": v.copy() for k, v in model.params.items()})
+    arrays.update({f"buffers.{k}": v.copy() for k, v in model.buffers.items()})
+    arrays.update({f"optimizer.{k}": v for k, v in optimizer.state_dict().items()})  # copies
+    return arrays
+
+
+def encode(arrays: dict[str, Any]) -> bytes:
+    """A snapshot as the ``.npz`` blob ``restore`` reads."""
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     return buf.getvalue()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 TIMING_KEYS = frozenset({"step_time"})  # wall-clock metrics: the only non-deterministic values
 
@@ -17,12 +17,34 @@ class Metrics:
     values: dict[str, float]
 
 
-@dataclass(frozen=True)
 class Checkpoint:
-    """An ``.npz`` blob holding everything needed to continue after ``step``."""
+    """An ``.npz`` blob holding everything needed to continue after ``step``.
 
-    data: bytes = field(repr=False)
-    step: int
+    The training loop hands over a snapshot and ``data`` encodes it when first read (then
+    keeps it): the loop yields a checkpoint every epoch, a worker uploads at most one every
+    two seconds, and encoding each took a fifth of a short-epoch run. Whenever it is read,
+    ``data`` is the state after ``step``."""
+
+    __slots__ = ("step", "_data", "_encode")
+
+    def __init__(self, data: bytes | Callable[[], bytes], step: int):
+        self.step = step
+        self._data, self._encode = ((data, None) if isinstance(data, bytes) else (None, data))
+
+    @property
+    def data(self) -> bytes:
+        if self._data is None:
+            self._data, self._encode = self._encode(), None
+        return self._data
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Checkpoint) and (self.step, self.data) == (other.step,
+                                                                                other.data))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Checkpoint(step={self.step})"
 
 
 @dataclass(frozen=True)

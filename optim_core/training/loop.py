@@ -107,7 +107,7 @@ def _fit(run: RunConfig, model, optimizer, rng, loop, digest, wanted) -> Iterato
                 latest.update(values)
                 yield Metrics(loop.step, epoch, values)
             if epoch_done or _every(loop.step, cfg.get("checkpoint_every")) or wanted():
-                yield Checkpoint(checkpoint.save(model, optimizer, rng, loop, digest), loop.step)
+                yield _checkpoint(model, optimizer, rng, loop, digest)
     yield Finished(_summary(run, "succeeded", loop.step, latest))
 
 
@@ -131,8 +131,13 @@ def _optimise_point(run: RunConfig, model, optimizer, rng, loop, digest,
                 latest.update(position, lr=report.lr, grad_norm=report.grad_norm)
                 yield Metrics(loop.step, 0, dict(latest))
             if _every(loop.step, cfg.get("checkpoint_every")) or wanted():
-                yield Checkpoint(checkpoint.save(model, optimizer, rng, loop, digest), loop.step)
+                yield _checkpoint(model, optimizer, rng, loop, digest)
     yield Finished(_summary(run, "succeeded", loop.step, latest))
+
+
+def _checkpoint(model, optimizer, rng, loop, digest) -> Checkpoint:
+    arrays = checkpoint.snapshot(model, optimizer, rng, loop, digest)
+    return Checkpoint(partial(checkpoint.encode, arrays), loop.step)
 
 
 def _every(step: int, interval: int | None) -> bool:

@@ -78,6 +78,8 @@ def queued_since(attempt):
 def leased(session: Session, run: Run, now: datetime) -> None:
     """``run`` was just leased (its ``attempt`` already counts the new lease): observe how
     long it waited."""
-    since = session.scalar(select(queued_since(Run.attempt - 1)).where(Run.id == run.id))
+    since = (run.created_at if run.attempt == 1  # most runs: no attempt before, no query
+             else session.scalar(select(queued_since(Run.attempt - 1))
+                                 .where(Run.id == run.id)))
     waited = max(0.0, (now - since).total_seconds())
     on_commit(session, lambda: QUEUE_WAIT.observe(waited))

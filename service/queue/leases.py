@@ -23,6 +23,7 @@ How each attempt ended is an ``AttemptOutcome``, recorded once by ``end_attempt`
 from __future__ import annotations
 
 import random
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Sequence
@@ -55,7 +56,8 @@ def lease_next(session: Session, worker_id: str, settings: Settings, worker) -> 
     """Claim for ``worker_id`` the next runnable queued run of the projects where the worker
     token (``worker``, a Principal) may write; None if there is none."""
     now = utcnow()
-    rescue_expired(session, settings, now)
+    if _rescue_due(settings):
+        rescue_expired(session, settings, now)
     candidate = (select(Run.id)
                  .where(Run.status == RunStatus.queued.value, Run.external.is_(False),
                         (Run.not_before.is_(None)) | (Run.not_before <= now),
@@ -67,7 +69,8 @@ def lease_next(session: Session, worker_id: str, settings: Settings, worker) -> 
         .values(status=RunStatus.running.value, attempt=Run.attempt + 1, worker_id=worker_id,
                 lease_token_id=worker.token_id, lease_expires_at=now + timedelta(seconds=settings.lease_seconds),
                 started_at=func.coalesce(Run.started_at, now), not_before=None)
-        .returning(Run.id))  # queued -> running
+        .returning(Run.id)  # queued -> running
+        .execution_options(synchronize_session=False))  # loaded fresh below
     if run_id is None:
         return None
     run = session.get(Run, run_id, populate_existing=True, options=[lazyload(Run.tags)])
@@ -75,6 +78,20 @@ def lease_next(session: Session, worker_id: str, settings: Settings, worker) -> 
     session.add(RunAttempt(run_id=run.id, attempt=run.attempt, worker_id=worker_id,
                            started_at=now))
     return run
+
+
+_last_rescue = [float("-inf")]  # monotonic time of this process's last look
+
+
+def _rescue_due(settings: Settings) -> bool:
+    """Whether this lease call looks for expired leases: at most a few times per lease
+    period per API process (every idle worker's long poll leases, and the look is seldom
+    fruitful), so an expired run waits at most a quarter of a lease (and a second) longer."""
+    now = time.monotonic()
+    if now - _last_rescue[0] < min(settings.lease_seconds / 4, 1.0):
+        return False
+    _last_rescue[0] = now
+    return True
 
 
 def rescue_expired(session: Session, settings: Settings, now: datetime | None = None) -> int:

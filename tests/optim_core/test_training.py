@@ -77,6 +77,21 @@ def test_interrupted_and_resumed_equals_uninterrupted(name, convention):
                 np.testing.assert_array_equal(v, final_params[k])
 
 
+def test_a_checkpoint_read_after_training_went_on_holds_the_state_at_its_step():
+    # the loop encodes a checkpoint only when its data is read: read at once or after the
+    # run ended, it holds the same state (all but the wall-clock step_time)
+    def state(blob):
+        import io
+        with np.load(io.BytesIO(blob), allow_pickle=False) as data:
+            return {k: data[k].tolist() for k in data.files if k != "loop.latest"}
+
+    at_once = [state(e.data) for e in optim_core.train(small_config())
+               if isinstance(e, Checkpoint)]
+    later = [e for e in optim_core.train(small_config()) if isinstance(e, Checkpoint)]
+    assert [state(e.data) for e in later] == at_once
+    assert len({str(s) for s in at_once}) == len(at_once) == 9
+
+
 def _params(blob):
     import io
     with np.load(io.BytesIO(blob), allow_pickle=False) as data:
