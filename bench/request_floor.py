@@ -6,7 +6,8 @@ on the same database engine: what the stack itself can do.
     python -m bench.request_floor [--quick] [--postgresql] [--block N]
 
 Rows: authenticated ``GET /me``; ``GET /runs/{id}`` (the bare app: one row selected by id);
-metrics writes of 1, 1,000 and 10,000 points to an external run, fresh steps every request.
+metrics writes of 1, 1,000 and 10,000 points to an external run, fresh steps every request;
+then 4 clients posting 10,000-point batches at once, points/s (``bench/_floor_throughput.py``).
 The two servers are interleaved in blocks of ``--block`` requests, one keep-alive
 ``httpx.Client`` each, after a warm-up. Each cell: median and p10–p90 of the client-side
 latency in ms; ratio = optrack median / bare median (target ≤ 1.5×); and each server process's
@@ -37,9 +38,11 @@ from tests.harness import Server, temp_database
 from tests.harness.processes import child_env, cpu_seconds, free_port, spawn, stop_process
 
 from . import _floor_app
+from ._floor_throughput import Target, concurrent_ingest, summary
 from ._stats import Samples
 
 TARGET = 1.5
+THROUGHPUT_GOAL = {"sqlite": 250_000, "postgresql": 150_000}  # points/s, 4 clients
 # (label, points per request or None for a read, requests per contender, full / quick)
 ROWS = (("GET /me", "me", 300, 60), ("GET /runs/{id}", "run", 300, 60),
         ("metrics write, 1 point", 1, 300, 60), ("metrics batch, 1,000 points", 1000, 60, 16),
@@ -158,6 +161,10 @@ def run_rows(contenders: list[Contender], quick: bool, block: int,
     return table
 
 
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
 def print_table(engine: str, table: list[tuple[str, Latency, Latency]]) -> None:
     print(f"\n{engine}: ms per request, median (p10–p90), client side; ratio = optrack / bare "
           f"medians (target ≤ {TARGET}×)")
@@ -171,8 +178,9 @@ def print_table(engine: str, table: list[tuple[str, Latency, Latency]]) -> None:
         print(f"  {label:<30} {bare.cell():>24} {ours.cell():>24} {ratio:6.2f}×   {cpu}{flag}")
 
 
-def bench_engine(engine: str, quick: bool, block: int) -> list[tuple[str, Latency, Latency]]:
-    """Both servers over ``engine`` (databases of their own), measured side by side."""
+def bench_engine(engine: str, quick: bool, block: int) -> tuple[list, str]:
+    """Both servers over ``engine`` (databases of their own), measured side by side: the
+    latency rows, then concurrent ingest."""
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="floor-")))
         (tmp / "optrack").mkdir()
@@ -187,7 +195,10 @@ def bench_engine(engine: str, quick: bool, block: int) -> list[tuple[str, Latenc
         print(f"  optrack pid {srv.pid} on {srv.url}; bare pid {bare.proc.pid} on {bare.url}")
         contenders = [contender("bare", bare.url, bare.token, bare.proc.pid, stack),
                       contender("optrack", srv.url, srv.token, srv.pid, stack)]
-        return run_rows(contenders, quick, block, lambda line: print(line, flush=True))
+        table = run_rows(contenders, quick, block, say)
+        targets = [Target("bare", bare.url, bare.token), Target("optrack", srv.url, srv.token)]
+        concurrent_ingest(targets, rounds=1 if quick else 3, seconds=2 if quick else 4, say=say)
+        return table, summary(targets, THROUGHPUT_GOAL[engine])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -206,8 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     for engine in engines:
         print(f"\n{engine}:")
         tables[engine] = bench_engine(engine, args.quick, args.block)
-    for engine, table in tables.items():
+    for engine, (table, throughput) in tables.items():
         print_table(engine, table)
+        print(throughput)
     return 0
 
 

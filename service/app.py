@@ -7,6 +7,8 @@ import logging
 
 from fastapi import FastAPI
 
+from optrack import heap
+
 from . import dashboard, migrate
 from .auth.ratelimit import RateLimiter
 from .db import for_reading, make_engine, session_makers
@@ -65,5 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def app_from_env() -> FastAPI:
-    """Factory for ``uvicorn --factory service.app:app_from_env`` (settings from OPTRACK_*)."""
-    return create_app()
+    """Factory for ``uvicorn --factory service.app:app_from_env`` (settings from OPTRACK_*):
+    the server's process, whose heap is then settled (optrack/heap.py)."""
+    app = create_app()
+    heap.settle()
+    return app

@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+from optrack import heap
+
 from .runner import Worker
 
 
@@ -29,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         return _supervise(args)
     worker = Worker(args.server, args.token, cache_dir=args.cache_dir)
     worker.install_signal_handlers()
+    heap.settle()
     worker.run_forever(max_runs=args.max_runs)
     return 0
 

@@ -41,7 +41,8 @@ class Checkpoint:
         return (isinstance(other, Checkpoint) and (self.step, self.data) == (other.step,
                                                                                 other.data))
 
-    __hash__ = None  # type: ignore[assignment]
+    def __hash__(self) -> int:
+        return hash((self.step, self.data))
 
     def __repr__(self) -> str:
         return f"Checkpoint(step={self.step})"
