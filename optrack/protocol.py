@@ -1,8 +1,8 @@
 """The worker protocol's calls (lease, heartbeat, metrics, checkpoints, datasets, finish,
 release) on the shared client (client.py), with its retries. A 409 raises LeaseLost at once
 (the worker must drop the run), and so does a 404 on the calls that hold a lease (the run is
-gone, or not this token's). Responses are read for the fields this worker knows; a newer server's extra fields
-are ignored, so servers can be upgraded before workers."""
+gone, or not this token's). Responses are read for the fields this worker knows; a newer
+server's extra fields are ignored, so servers can be upgraded before workers."""
 
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ class Lease:
     limits: Limits = Limits()
     prune_metric: str | None = None  # the metric whose reports the search's pruner judges
     finish_takes_metrics: bool = False  # an older server does not: metrics go before finish
+    finish_leases_next: bool = False  # an older server does not: the worker calls lease
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Lease":
@@ -88,13 +89,21 @@ class WorkerClient(Client):
                          params={"attempt": attempt}).content
 
     def finish(self, run_id: str, attempt: int, status: str, summary: dict | None = None,
-               error: str | None = None, metrics: list[dict] | None = None) -> None:
+               error: str | None = None, metrics: list[dict] | None = None,
+               lease_next_for: str | None = None) -> Lease | None:
         """End the attempt; ``metrics``: its last points, stored with it (only to a server
-        whose lease says ``finish_takes_metrics``)."""
+        whose lease says ``finish_takes_metrics``). With ``lease_next_for`` (a worker id; only
+        to a server whose lease says ``finish_leases_next``) the server leases that worker its
+        next run in the same transaction: returned, or None when none is queued."""
         body = {"attempt": attempt, "status": status, "summary": summary, "error": error}
         if metrics:
             body["metrics"] = metrics
-        self.call("POST", f"/api/v1/worker/runs/{run_id}/finish", json=body, lost_on_404=True)
+        if lease_next_for is not None:
+            body["lease_next_for"] = lease_next_for
+        answer = self.call("POST", f"/api/v1/worker/runs/{run_id}/finish", json=body,
+                           lost_on_404=True).json()
+        following = answer.get("next_lease") if lease_next_for is not None else None
+        return Lease.from_json(following) if following else None
 
     def release(self, run_id: str, attempt: int) -> None:
         self.call("POST", f"/api/v1/worker/runs/{run_id}/release", json={"attempt": attempt},

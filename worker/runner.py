@@ -64,20 +64,23 @@ class Worker:
         signal.signal(signal.SIGINT, handler)
 
     def run_forever(self, max_runs: int | None = None) -> None:
-        done = 0
+        done, lease = 0, None
         while not self.shutting_down.is_set() and (max_runs is None or done < max_runs):
-            lease = self.client.lease(self.worker_id, wait=LEASE_WAIT)
-            if lease is not None and self.shutting_down.is_set():
-                self.client.release(lease.run_id, lease.attempt)  # leased while stopping
-            elif lease is not None:
-                self.run_one(lease)
+            lease = lease or self.client.lease(self.worker_id, wait=LEASE_WAIT)
+            if lease is not None and not self.shutting_down.is_set():
                 done += 1
+                # the next run comes with this one's finish when the server can hand it over
+                lease = self.run_one(lease, another=max_runs is None or done < max_runs)
+        if lease is not None:  # leased while stopping
+            self.client.release(lease.run_id, lease.attempt)
         self.client.close()
 
-    def run_one(self, lease: Lease) -> None:
+    def run_one(self, lease: Lease, another: bool = False) -> Lease | None:
+        """Run ``lease``; with ``another``, ask the finish for the next run (when the server
+        leases in ``finish``): that lease, or None."""
         started = time.monotonic()
         log.info("lease run=%s attempt=%d worker=%s", lease.run_id, lease.attempt, self.worker_id)
-        state = _RunState(self, lease)
+        state = _RunState(self, lease, another and lease.finish_leases_next)
         outcome = "lost"
         try:
             outcome = state.execute()
@@ -85,8 +88,10 @@ class Worker:
             log.info("run=%s attempt=%d lease lost: %s", lease.run_id, lease.attempt, exc)
         finally:
             state.stop_heartbeat()
-        log.info("finish run=%s attempt=%d outcome=%s duration=%.2fs", lease.run_id,
-                 lease.attempt, outcome, time.monotonic() - started)
+        log.info("finish run=%s attempt=%d outcome=%s duration=%.2fs points_with_finish=%d "
+                 "next=%s", lease.run_id, lease.attempt, outcome, time.monotonic() - started,
+                 state.points_with_finish, state.next_lease.run_id if state.next_lease else "-")
+        return state.next_lease
 
 
 class _Sender(threading.Thread):
@@ -175,8 +180,11 @@ class _Stopped:
 class _RunState:
     """One attempt of one run."""
 
-    def __init__(self, worker: Worker, lease: Lease):
+    def __init__(self, worker: Worker, lease: Lease, lease_next: bool = False):
         self.worker, self.lease, self.client = worker, lease, worker.client
+        self.lease_next = lease_next  # ask the finish for the worker's next run
+        self.next_lease: Lease | None = None
+        self.points_with_finish = 0  # the last points, sent with finish
         self.buffer: list[dict] = []
         self.oldest = 0.0
         self.flush_after = FIRST_FLUSH_SECONDS
@@ -217,8 +225,7 @@ class _RunState:
                     last = self._last_points()
                     self.sender.drain()
                     outcome = event.summary["outcome"]
-                    self.client.finish(lease.run_id, lease.attempt, outcome,
-                                       encode_floats(event.summary), metrics=last)
+                    self._finish(outcome, encode_floats(event.summary), metrics=last)
                     return outcome
         except Stop:
             return self.stopped.reason or "lost"
@@ -227,9 +234,20 @@ class _RunState:
         except Exception as exc:  # the run's own failure: report it, the server retries it
             last = traceback.format_exception_only(type(exc), exc)[-1].strip()
             self._flush_quietly()
-            self.client.finish(lease.run_id, lease.attempt, "failed", None, last)
+            self._finish("failed", None, error=last)
             return "failed"
         return "finished"
+
+    def _finish(self, outcome: str, summary: dict | None, error: str | None = None,
+                metrics: list[dict] | None = None) -> None:
+        """Report how the attempt ended (the sender has drained), asking for the worker's next
+        run unless it is stopping (one handed over as it began to stop is released by
+        run_forever)."""
+        wanted = self.lease_next and not self.worker.shutting_down.is_set()
+        self.next_lease = self.client.finish(
+            self.lease.run_id, self.lease.attempt, outcome, summary, error, metrics,
+            lease_next_for=self.worker.worker_id if wanted else None)
+        self.points_with_finish = len(metrics or ())
 
     def _check(self) -> None:
         if self.stopped.reason or self.lost.is_set():

@@ -9,6 +9,7 @@ import time
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from optim_core.training import flatten
@@ -17,8 +18,8 @@ from ..deps import CurrentUser, SettingsDep, WriteSession, scope
 from ..ops import instruments
 from ..queue import leases
 from ..schemas.metrics import MetricBatchResult
-from ..schemas.worker import (AttemptBody, CheckpointOut, HeartbeatOut, LeaseOut, LeaseRequest,
-                              WorkerFinish, WorkerLimits, WorkerMetrics)
+from ..schemas.worker import (AttemptBody, CheckpointOut, FinishOut, HeartbeatOut, LeaseOut,
+                              LeaseRequest, WorkerFinish, WorkerLimits, WorkerMetrics)
 from ..settings import Settings
 from .bodies import JsonBodyRoute
 
@@ -53,17 +54,23 @@ async def lease(body: LeaseRequest, request: Request, worker: CurrentUser):
 
 
 def _lease_once(request: Request, worker_id: str, settings: Settings, worker) -> LeaseOut | None:
-    instruments.LEASE_ATTEMPTS.inc()
     with request.app.state.writer() as session:
-        run = leases.lease_next(session, worker_id, settings, worker)
-        out = None if run is None else LeaseOut(
-            run_id=run.id, attempt=run.attempt, config=flatten(run.config),
-            lease_seconds=settings.lease_seconds, checkpoint_step=run.checkpoint_step,
-            limits=WorkerLimits(max_metric_batch=settings.max_metric_batch,
-                                max_checkpoint_bytes=settings.max_checkpoint_bytes),
-            prune_metric=leases.judged_metric(session, run))
+        out = _leased(session, worker_id, settings, worker)
         session.commit()
     return out
+
+
+def _leased(session: Session, worker_id: str, settings: Settings, worker) -> LeaseOut | None:
+    """Lease ``worker_id`` the next queued run in ``session``'s transaction (the caller
+    commits), as the lease response says it."""
+    instruments.LEASE_ATTEMPTS.inc()
+    run = leases.lease_next(session, worker_id, settings, worker)
+    return None if run is None else LeaseOut(
+        run_id=run.id, attempt=run.attempt, config=flatten(run.config),
+        lease_seconds=settings.lease_seconds, checkpoint_step=run.checkpoint_step,
+        limits=WorkerLimits(max_metric_batch=settings.max_metric_batch,
+                            max_checkpoint_bytes=settings.max_checkpoint_bytes),
+        prune_metric=leases.judged_metric(session, run))
 
 
 @router.post("/runs/{run_id}/heartbeat", response_model=HeartbeatOut)
@@ -132,16 +139,21 @@ def get_dataset(run_id: str, request: Request, settings: SettingsDep, worker: Cu
     return FileResponse(path, media_type="application/octet-stream")
 
 
-@router.post("/runs/{run_id}/finish")
+@router.post("/runs/{run_id}/finish", response_model=FinishOut)
 def finish(run_id: str, body: WorkerFinish, request: Request, session: WriteSession,
-           settings: SettingsDep, worker: CurrentUser) -> dict:
+           settings: SettingsDep, worker: CurrentUser) -> FinishOut:
     """succeeded / diverged end the run; failed retries it while attempts are left. The run's
-    last ``metrics`` are stored in the same transaction."""
+    last ``metrics`` are stored in the same transaction, and with ``lease_next_for`` the
+    worker's next run is leased in it too (a worker that hangs up before it reads the answer
+    loses that lease as a crashed worker does: it runs out and the run is leased again)."""
     run = leases.finish(session, run_id, body.attempt, body.status, settings, worker,
                         body.summary, body.error, body.metrics)
+    out = FinishOut(status=run.status)
+    if body.lease_next_for is not None:
+        out.next_lease = _leased(session, body.lease_next_for, settings, worker)
     session.commit()
     request.app.state.queue_signal.notify()
-    return {"status": run.status}
+    return out
 
 
 @router.post("/runs/{run_id}/release")

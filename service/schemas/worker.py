@@ -42,6 +42,10 @@ class LeaseOut(BaseModel):
     finish_takes_metrics: bool = Field(True, description="``finish`` stores the run's last "
                                                          "points (``metrics``) before it ends "
                                                          "the run: one request fewer a run")
+    finish_leases_next: bool = Field(True, description="``finish`` with ``lease_next_for`` "
+                                                       "also leases the worker its next run, "
+                                                       "in the same transaction: one request "
+                                                       "fewer a run")
 
 
 class AttemptBody(Strict):
@@ -66,6 +70,18 @@ class WorkerFinish(AttemptBody):
     metrics: list[MetricPoint] = Field(default_factory=list, description=(
         "the run's last points, stored in the same transaction before it ends (not judged by "
         "a pruner: the run ends anyway); " + METRIC_BATCH_RULE))
+    lease_next_for: WorkerId | None = Field(None, description=(
+        "a worker id: lease this worker the next queued run in the same transaction, without "
+        "waiting (``next_lease`` in the answer; null when none is queued — then the worker "
+        "long-polls ``/lease`` as usual)"))
+
+
+class FinishOut(BaseModel):
+    status: str = Field(description="the run's status now: succeeded, diverged, or queued / "
+                                    "failed after a failed attempt")
+    next_lease: LeaseOut | None = Field(None, description="the run leased for "
+                                                          "``lease_next_for``; null when none "
+                                                          "was queued or none was asked for")
 
 
 class CheckpointOut(BaseModel):

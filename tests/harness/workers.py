@@ -15,6 +15,7 @@ from .server import Server
 
 LEASE_LINE = re.compile(r"lease run=(\w+) attempt=(\d+) worker=(\S+)")
 FINISH_LINE = re.compile(r"finish run=(\w+) attempt=(\d+) outcome=(\w+)")
+HANDOVER = re.compile(r"finish run=(\w+) attempt=\d+ .* points_with_finish=(\d+) next=(\S+)")
 
 
 class WorkerProc:
@@ -39,6 +40,11 @@ class WorkerProc:
 
     def finishes(self) -> list[tuple[str, int, str]]:
         return [(m[0], int(m[1]), m[2]) for m in FINISH_LINE.findall(self.log())]
+
+    def handovers(self) -> dict[str, tuple[int, str | None]]:
+        """run id → (points sent with its finish, the run leased with the finish's answer)."""
+        return {m[0]: (int(m[1]), None if m[2] == "-" else m[2])
+                for m in HANDOVER.findall(self.log())}
 
     def holds(self, run_id: str, attempt: int | None = None) -> bool:
         return any(r == run_id and (attempt is None or a == attempt) for r, a in self.leases())

@@ -139,11 +139,11 @@ def test_attempts_record_each_lease_and_how_it_ended(make_client):
     second = lease(client, "worker-b")
     failed = client.post(f"{W}/runs/{rid}/finish", json={
         "attempt": second["attempt"], "status": "failed", "error": "out of memory"})
-    assert failed.status_code == 200 and failed.json() == {"status": "queued"}
+    assert failed.status_code == 200 and failed.json() == {"status": "queued", "next_lease": None}
     third = lease(client, "worker-c")
     done = client.post(f"{W}/runs/{rid}/finish", json={"attempt": third["attempt"],
                                                       "status": "succeeded"})
-    assert done.json() == {"status": "succeeded"}
+    assert done.json() == {"status": "succeeded", "next_lease": None}
     got = attempts(client, rid)
     assert [(a["attempt"], a["worker_id"], a["outcome"], a["error"]) for a in got] == [
         (1, "worker-a", "released", None), (2, "worker-b", "failed", "out of memory"),
@@ -188,7 +188,7 @@ def test_finish_stores_the_last_points_with_the_verdict_or_neither(make_client):
     assert client.get(f"{RUNS}/{rid}/metrics").json()["series"] == []
     done = client.post(f"{W}/runs/{rid}/finish", json={
         "attempt": held["attempt"], "status": "succeeded", "metrics": points[1:]})
-    assert done.json() == {"status": "succeeded"}
+    assert done.json() == {"status": "succeeded", "next_lease": None}
     run = client.get(f"{RUNS}/{rid}").json()
     assert (run["status"], run["metrics"], run["step"]) == ("succeeded", {"loss": 0.2}, 3)
     replayed = client.post(f"{W}/runs/{rid}/finish", json={
@@ -196,3 +196,53 @@ def test_finish_stores_the_last_points_with_the_verdict_or_neither(make_client):
     assert replayed.status_code == 409  # the lease is gone: its points are not stored either
     [series] = client.get(f"{RUNS}/{rid}/metrics").json()["series"]
     assert series["steps"] == [1, 2, 3]
+
+
+# -- the next lease with finish ----------------------------------------------------------------
+
+def test_finish_leases_the_next_run_in_its_transaction_or_none(make_client):
+    client = make_client(lease_seconds=30)
+    run_ids = submit(client, {**POINT, "training": {"steps": 30, "seed": [0, 1]}})
+    held = lease(client, "worker-a")
+    assert held["finish_leases_next"] is True
+    first = held["run_id"]
+    (second,) = set(run_ids) - {first}
+    done = client.post(f"{W}/runs/{first}/finish", json={
+        "attempt": held["attempt"], "status": "succeeded", "lease_next_for": "worker-a"})
+    assert done.status_code == 200, done.text
+    answer = done.json()
+    assert answer["status"] == "succeeded"
+    handed = answer["next_lease"]
+    assert (handed["run_id"], handed["attempt"]) == (second, 1)
+    assert handed["config"]["seed"] == 1 - held["config"]["seed"]
+    assert set(handed) == set(held)  # the lease's own shape
+    assert client.get(f"{RUNS}/{second}").json()["status"] == "running"
+    assert [a["worker_id"] for a in attempts(client, second)] == ["worker-a"]
+
+    # the next finish finds nothing queued: null, and nothing else changed
+    last = client.post(f"{W}/runs/{second}/finish", json={
+        "attempt": 1, "status": "succeeded", "lease_next_for": "worker-a"})
+    assert last.json() == {"status": "succeeded", "next_lease": None}
+    # without lease_next_for nothing is leased
+    [third] = submit(client, POINT)
+    plain = lease(client, "worker-b")
+    assert client.post(f"{W}/runs/{third}/finish", json={
+        "attempt": plain["attempt"], "status": "succeeded"}).json() == {"status": "succeeded",
+                                                                       "next_lease": None}
+
+
+def test_a_refused_finish_leases_nothing(make_client):
+    client = make_client(lease_seconds=30)
+    run_ids = submit(client, {**POINT, "training": {"steps": 30, "seed": [0, 1]}})
+    held = lease(client, "worker-a")
+    first = held["run_id"]
+    (waiting,) = set(run_ids) - {first}
+    stale = client.post(f"{W}/runs/{first}/finish", json={
+        "attempt": held["attempt"] + 1, "status": "succeeded", "lease_next_for": "worker-a"})
+    assert_error(stale, 409)
+    bad = client.post(f"{W}/runs/{first}/finish", json={
+        "attempt": held["attempt"], "status": "succeeded", "lease_next_for": ""})
+    error = assert_error(bad, 422)
+    assert "lease_next_for" in str(error["details"])
+    assert client.get(f"{RUNS}/{waiting}").json()["status"] == "queued"
+    assert client.get(f"{RUNS}/{first}").json()["status"] == "running"

@@ -122,7 +122,7 @@ def test_a_stale_attempt_is_fenced_off_from_every_worker_call(make_client, db_ur
                          params={"keys": ["train_loss"]}).json()["series"][0]
     assert history["steps"] == [1, 2, 3] and history["values"] == [0.5, 0.5, 0.5]
     done = calls["finish"](2, "succeeded")
-    assert done.status_code == 200 and done.json() == {"status": "succeeded"}
+    assert done.status_code == 200 and done.json() == {"status": "succeeded", "next_lease": None}
     for name in ("heartbeat", "release"):
         assert_error(calls[name](2), 409, "conflict")
     assert_error(calls["finish"](2, "succeeded"), 409, "conflict")

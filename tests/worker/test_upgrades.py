@@ -42,8 +42,8 @@ def test_a_lowered_metric_batch_limit_no_longer_fails_runs(server, workers, db_u
 
 
 def test_a_runs_last_points_go_with_its_finish(server, workers):
-    """Metrics go before the first checkpoint (uploaded at once) and then with ``finish``: a
-    short run makes one metrics request, and every point is stored."""
+    """Metrics go before the first checkpoint (uploaded at once), then as time passes, and
+    the last ones with ``finish``; every point is stored."""
     srv = server(wait=False)
     (worker,) = workers(srv, 1)
     srv.wait_ready()
@@ -51,7 +51,26 @@ def test_a_runs_last_points_go_with_its_finish(server, workers):
     run = srv.wait_ended([run_id], timeout=90)[run_id]
     assert run["status"] == "succeeded", (run["status"], run["error"])
     assert_matches_reference(srv, run_id)
-    assert len(srv.access_log(METRICS_POSTS)) == 1
+    assert len(srv.access_log(METRICS_POSTS)) >= 1  # the points before the first checkpoint
+    sent_with_finish, _ = worker.handovers()[run_id]
+    assert sent_with_finish > 0
+
+
+def test_a_worker_takes_its_next_run_from_the_finish(server, workers):
+    """Each finish leases the worker its next queued run in the same transaction: one lease
+    call hands out the first of four runs, and the worker asks again only when none is left."""
+    srv = server(wait=False)
+    (worker,) = workers(srv, 1)
+    srv.wait_ready()
+    run_ids = srv.submit(small_run("handed over", seed=[0, 1, 2, 3]))
+    ended = srv.wait_ended(run_ids, timeout=120)
+    assert {r["status"] for r in ended.values()} == {"succeeded"}, ended
+    for run_id in run_ids:
+        assert_matches_reference(srv, run_id)
+    handed = worker.handovers()
+    order = sorted(run_ids, key=lambda r: ended[r]["started_at"])
+    assert [handed[r][1] for r in order] == order[1:] + [None]
+    assert len(srv.access_log(r"POST /api/v1/worker/lease HTTP/1.1\" 200")) == 1
 
 
 def test_a_worker_sends_its_last_points_before_finish_to_an_older_server(server, workers):
@@ -62,5 +81,18 @@ def test_a_worker_sends_its_last_points_before_finish_to_an_older_server(server,
     run = srv.wait_ended([run_id], timeout=90)[run_id]
     assert run["status"] == "succeeded", (run["status"], run["error"], worker.log()[-2000:])
     assert_matches_reference(srv, run_id)
-    assert len(srv.access_log(METRICS_POSTS)) == 2
+    assert len(srv.access_log(METRICS_POSTS)) >= 2  # before the checkpoint, before finish
+    assert worker.handovers()[run_id] == (0, None)
+    assert srv.access_log(r"/finish HTTP/1.1\" 422") == []
+
+
+def test_a_worker_leases_each_run_from_an_older_server(server, workers):
+    srv = server(wait=False, factory=OLDER_SERVER)
+    (worker,) = workers(srv, 1)
+    srv.wait_ready()
+    run_ids = srv.submit(small_run("leased one by one", seed=[0, 1, 2]))
+    ended = srv.wait_ended(run_ids, timeout=120)
+    assert {r["status"] for r in ended.values()} == {"succeeded"}, ended
+    assert {worker.handovers()[r][1] for r in run_ids} == {None}
+    assert len(srv.access_log(r"POST /api/v1/worker/lease HTTP/1.1\" 200")) == 3
     assert srv.access_log(r"/finish HTTP/1.1\" 422") == []
