@@ -6,7 +6,7 @@ queue.py: a script of that name beside the others would shadow the standard libr
 1. Tracking overhead: a 20-epoch digits run (MLP 100-100, batch 128, checkpoints every epoch;
    about 0.1 s of training) and a ~4-second one (``--long-epochs``, default 500) through a real
    server and worker, against ``optim_core.train`` alone with the same config in this process;
-   9 pairs (5 for the long run), each side in turn, after one warm-up pair; medians and
+   21 pairs (5 for the long run), each side in turn, after one warm-up pair; medians and
    ranges. The run's time is the server's started_at → finished_at; the difference of the
    short run is the fixed cost of a run through the queue.
 2. Lease latency: an idle worker long-polls; we submit a one-run experiment and read
@@ -70,7 +70,7 @@ def submit(client: httpx.Client, body: dict) -> dict:
     return response.json()
 
 
-def overhead(server: Server, workers: Workers, rounds: int = 9,
+def overhead(server: Server, workers: Workers, rounds: int = 21,
              epochs: int = TRAIN["epochs"]) -> tuple[list[float], list[float]]:
     """The same run ``rounds`` times through optrack and alone, interleaved (one of each in
     turn, so a change in the machine's load falls on both). Alone trains on the config the
