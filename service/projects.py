@@ -71,7 +71,18 @@ def create_own_project(session: Session, user, name: str) -> Project:
     return create_project(session, user, name, session.get(User, user.user_id))
 
 
+# id → name, kept per process: a project is never renamed nor deleted, and every view of a run,
+# an experiment or a token names its project (one query a request saved)
+_NAMES: dict[str, str] = {}
+
+
 def project_names(session: Session, ids: set[str]) -> dict[str, str]:
-    """project id → name, for the given ids."""
-    rows = session.execute(select(Project.id, Project.name).where(Project.id.in_(ids)))
-    return dict(rows.all())
+    """project id → name, for those of ``ids`` that exist."""
+    missing = ids - _NAMES.keys()
+    if missing:
+        found = session.execute(select(Project.id, Project.name)
+                                .where(Project.id.in_(missing))).all()
+        if len(_NAMES) > 100_000:
+            _NAMES.clear()
+        _NAMES.update(found)
+    return {i: _NAMES[i] for i in ids if i in _NAMES}
