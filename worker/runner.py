@@ -72,7 +72,10 @@ class Worker:
                 # the next run comes with this one's finish when the server can hand it over
                 lease = self.run_one(lease, another=max_runs is None or done < max_runs)
         if lease is not None:  # leased while stopping
-            self.client.release(lease.run_id, lease.attempt)
+            try:
+                self.client.release(lease.run_id, lease.attempt)
+            except LeaseLost:  # cancelled meanwhile: nothing to hand back
+                pass
         self.client.close()
 
     def run_one(self, lease: Lease, another: bool = False) -> Lease | None:

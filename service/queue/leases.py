@@ -175,6 +175,29 @@ def finish(session: Session, run_id: str, attempt: int, status: str, settings: S
     return run
 
 
+def handed_over(session: Session, run_id: str, attempt: int, status: str, worker,
+                worker_id: str) -> tuple[str, Run | None] | None:
+    """A ``finish`` that asked for the next run, sent again because its answer was lost (the
+    client retries): the finished run's status and the run that finish leased ``worker_id``
+    (None if it found none queued), so the worker gets the lease it would otherwise strand
+    until it expired. None if this is not such a replay: attempt ``attempt`` is not the run's
+    last, did not end ``status``, or was another token's."""
+    run = session.get(Run, run_id)
+    ended = session.get(RunAttempt, (run_id, attempt))
+    if (run is None or worker.role(run.project_id) is None or run.attempt != attempt
+            or run.lease_token_id != worker.token_id or ended is None
+            or ended.outcome != status or ended.ended_at is None):
+        return None
+    current = (RunAttempt.run_id == Run.id) & (RunAttempt.attempt == Run.attempt)
+    leased = session.scalar(
+        select(Run).join(RunAttempt, current).options(lazyload(Run.tags))
+        .where(Run.status == RunStatus.running.value, Run.worker_id == worker_id,
+               Run.lease_token_id == worker.token_id, RunAttempt.worker_id == worker_id,
+               RunAttempt.ended_at.is_(None), RunAttempt.started_at >= ended.ended_at)
+        .order_by(RunAttempt.started_at).limit(1))
+    return run.status, leased
+
+
 def release(session: Session, run_id: str, attempt: int, worker) -> Run:
     """A worker shutting down hands the run back at once (running -> queued); it keeps its
     checkpoint and does not use up an attempt."""

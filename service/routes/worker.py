@@ -65,7 +65,11 @@ def _leased(session: Session, worker_id: str, settings: Settings, worker) -> Lea
     commits), as the lease response says it."""
     instruments.LEASE_ATTEMPTS.inc()
     run = leases.lease_next(session, worker_id, settings, worker)
-    return None if run is None else LeaseOut(
+    return None if run is None else _lease_out(session, run, settings)
+
+
+def _lease_out(session: Session, run, settings: Settings) -> LeaseOut:
+    return LeaseOut(
         run_id=run.id, attempt=run.attempt, config=flatten(run.config),
         lease_seconds=settings.lease_seconds, checkpoint_step=run.checkpoint_step,
         limits=WorkerLimits(max_metric_batch=settings.max_metric_batch,
@@ -146,10 +150,20 @@ def finish(run_id: str, body: WorkerFinish, request: Request, session: WriteSess
     last ``metrics`` are stored in the same transaction, and with ``lease_next_for`` the
     worker's next run is leased in it too (a worker that hangs up before it reads the answer
     loses that lease as a crashed worker does: it runs out and the run is leased again)."""
-    run = leases.finish(session, run_id, body.attempt, body.status, settings, worker,
-                        body.summary, body.error, body.metrics)
+    try:
+        run = leases.finish(session, run_id, body.attempt, body.status, settings, worker,
+                            body.summary, body.error, body.metrics)
+    except leases.LeaseLost:
+        replayed = body.lease_next_for and leases.handed_over(
+            session, run_id, body.attempt, body.status, worker, body.lease_next_for)
+        if not replayed:
+            raise
+        status, leased = replayed
+        return FinishOut(status=status, next_lease=leased and _lease_out(session, leased,
+                                                                         settings))
     out = FinishOut(status=run.status)
-    if body.lease_next_for is not None:
+    # not after a failure: the run just requeued could be handed straight back
+    if body.lease_next_for is not None and body.status != "failed":
         out.next_lease = _leased(session, body.lease_next_for, settings, worker)
     session.commit()
     request.app.state.queue_signal.notify()

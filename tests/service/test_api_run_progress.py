@@ -246,3 +246,38 @@ def test_a_refused_finish_leases_nothing(make_client):
     assert "lease_next_for" in str(error["details"])
     assert client.get(f"{RUNS}/{waiting}").json()["status"] == "queued"
     assert client.get(f"{RUNS}/{first}").json()["status"] == "running"
+
+
+def test_a_finish_sent_again_gets_the_run_it_handed_over(make_client):
+    # the client retries a request whose answer was lost: the run the first finish leased is
+    # handed over again, not left running until its lease runs out
+    client = make_client(lease_seconds=30)
+    run_ids = submit(client, {**POINT, "training": {"steps": 30, "seed": [0, 1]}})
+    held = lease(client, "worker-a")
+    body = {"attempt": held["attempt"], "status": "succeeded", "lease_next_for": "worker-a"}
+    first = client.post(f"{W}/runs/{held['run_id']}/finish", json=body).json()
+    again = client.post(f"{W}/runs/{held['run_id']}/finish", json=body)
+    assert again.status_code == 200, again.text
+    assert again.json() == first and first["next_lease"]["run_id"] in run_ids
+    handed = first["next_lease"]
+    assert [a["attempt"] for a in attempts(client, handed["run_id"])] == [1]
+    # the last finish found nothing queued: sent again, nothing again
+    last = {"attempt": 1, "status": "succeeded", "lease_next_for": "worker-a"}
+    assert client.post(f"{W}/runs/{handed['run_id']}/finish", json=last).json() == {
+        "status": "succeeded", "next_lease": None}
+    assert client.post(f"{W}/runs/{handed['run_id']}/finish", json=last).json() == {
+        "status": "succeeded", "next_lease": None}
+    # another verdict, or no lease_next_for: 409 as before
+    for changed in ({**last, "status": "diverged"}, {"attempt": 1, "status": "succeeded"}):
+        assert_error(client.post(f"{W}/runs/{handed['run_id']}/finish", json=changed), 409)
+
+
+def test_a_failed_attempt_hands_over_no_run(make_client):
+    client = make_client(lease_seconds=30, retry_backoff_seconds=0)
+    [rid] = submit(client, POINT)
+    held = lease(client, "worker-a")
+    failed = client.post(f"{W}/runs/{rid}/finish", json={
+        "attempt": held["attempt"], "status": "failed", "error": "boom",
+        "lease_next_for": "worker-a"})
+    assert failed.json() == {"status": "queued", "next_lease": None}
+    assert client.get(f"{RUNS}/{rid}").json()["status"] == "queued"
