@@ -57,7 +57,7 @@ def lease_next(session: Session, worker_id: str, settings: Settings, worker) -> 
     """Claim for ``worker_id`` the next runnable queued run of the projects where the worker
     token (``worker``, a Principal) may write; None if there is none."""
     now = utcnow()
-    if _rescue_due(settings):
+    if _rescue_due(session, settings):
         rescue_expired(session, settings, now)
     projects = worker.projects("member")  # None: every project
     if projects == []:
@@ -99,17 +99,19 @@ def _claim(limited: bool):
             .returning(t.id))
 
 
-_last_rescue = [float("-inf")]  # monotonic time of this process's last look
+# the database (its engine) → monotonic time of this process's last committed look
+_last_rescue: dict[int, float] = {}
 
 
-def _rescue_due(settings: Settings) -> bool:
+def _rescue_due(session: Session, settings: Settings) -> bool:
     """Whether this lease call looks for expired leases: at most a few times per lease
-    period per API process (every idle worker's long poll leases, and the look is seldom
-    fruitful), so an expired run waits at most a quarter of a lease (and a second) longer."""
-    now = time.monotonic()
-    if now - _last_rescue[0] < min(settings.lease_seconds / 4, 1.0):
+    period per API process and database (every idle worker's long poll leases, and the look
+    is seldom fruitful), so an expired run waits at most a quarter of a lease (and a second)
+    longer. A look counts once its transaction commits."""
+    key, now = id(session.get_bind()), time.monotonic()
+    if now - _last_rescue.get(key, float("-inf")) < min(settings.lease_seconds / 4, 1.0):
         return False
-    _last_rescue[0] = now
+    instruments.on_commit(session, lambda: _last_rescue.__setitem__(key, now))
     return True
 
 
