@@ -148,8 +148,10 @@ def finish(run_id: str, body: WorkerFinish, request: Request, session: WriteSess
            settings: SettingsDep, worker: CurrentUser) -> FinishOut:
     """succeeded / diverged end the run; failed retries it while attempts are left. The run's
     last ``metrics`` are stored in the same transaction, and with ``lease_next_for`` the
-    worker's next run is leased in it too (a worker that hangs up before it reads the answer
-    loses that lease as a crashed worker does: it runs out and the run is leased again)."""
+    worker's next run is leased in it too (not after a failure). The same finish sent again
+    (its answer was lost) gets the same answer, the handed-over lease included
+    (leases.handed_over); a worker that never asks again loses that lease as a crashed
+    worker does: it runs out and the run is leased again."""
     try:
         run = leases.finish(session, run_id, body.attempt, body.status, settings, worker,
                             body.summary, body.error, body.metrics)
@@ -162,8 +164,7 @@ def finish(run_id: str, body: WorkerFinish, request: Request, session: WriteSess
         return FinishOut(status=status, next_lease=leased and _lease_out(session, leased,
                                                                          settings))
     out = FinishOut(status=run.status)
-    # not after a failure: the run just requeued could be handed straight back
-    if body.lease_next_for is not None and body.status != "failed":
+    if body.lease_next_for is not None and body.status != "failed":  # else: handed back
         out.next_lease = _leased(session, body.lease_next_for, settings, worker)
     session.commit()
     request.app.state.queue_signal.notify()
