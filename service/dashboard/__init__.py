@@ -1,6 +1,7 @@
 """The browser dashboard: server-rendered page shells under ``/`` whose scripts read the JSON
 API (downsampled series only), plus the static assets they need — our own scripts and styles
-and plotly.js from the installed ``plotly`` package (no CDN, no build step)."""
+and a partial plotly.js bundle committed under ``static/vendor`` (no CDN; installing or running
+optrack needs no Node.js)."""
 
 from .pages import install
 

@@ -223,11 +223,19 @@ def shot(page: Page, dashboard: Dashboard, view: str) -> Path:
 
 
 def traces(page: Page, selector: str) -> list[dict[str, Any]]:
-    """The plotly traces drawn in the chart ``selector`` (only the fields tests look at)."""
-    return page.eval_on_selector(selector, """node => (node.data || []).map(t => ({
+    """The plotly traces drawn in the chart ``selector`` (only the fields tests look at).
+
+    Each must have been drawn as its own type: plotly turns a trace whose type its bundle lacks
+    (``scripts/plotly-bundle/entry.js`` registers the dashboard's) into an invisible scatter."""
+    found = page.eval_on_selector(selector, """node => (node.data || []).map((t, i) => ({
         type: t.type || 'scatter', name: t.name === undefined ? null : t.name,
         x: t.x ? Array.from(t.x) : [], y: t.y ? Array.from(t.y) : [],
-        run: t.customdata ? t.customdata[0] : null }))""")
+        run: t.customdata ? t.customdata[0] : null,
+        drawn_as: node._fullData && node._fullData[i] && node._fullData[i].visible !== false
+            ? node._fullData[i].type : null }))""")
+    for trace in found:
+        assert trace.pop("drawn_as") == trace["type"], f"{selector}: a {trace['type']} trace not drawn"
+    return found
 
 
 def wait_for_traces(page: Page, selector: str, count: int) -> list[dict[str, Any]]:

@@ -1,19 +1,20 @@
 """The dashboard's HTTP side: every page answers with HTML that loads only local assets, unknown
-objects answer 404 pages, assets are served (plotly.js from the installed package), and the pages
+objects answer 404 pages, assets are served (plotly.js from the committed partial bundle), and the pages
 stay out of the API's schema. The pages' behaviour is tested in a real browser (tests/dashboard)."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
-import plotly
 import pytest
 
 from .conftest import experiment_request
 
 PAGES = ["/", "/compare", "/compare?runs=a,b&metric=val_loss", "/trajectories?experiment=x",
          "/new"]
+BUNDLE = Path(__file__).parents[2] / "service" / "dashboard" / "static" / "vendor" / "plotly.min.js"
 ASSET = re.compile(r'(?:src|href)="([^"]+)"')
 
 
@@ -45,17 +46,32 @@ def test_every_page_is_html_with_local_assets_only(shared_client, ids):
             assert fetched.content
 
 
-def test_chart_pages_load_plotly_from_the_installed_package(shared_client, ids):
+def test_chart_pages_load_the_committed_plotly_bundle(shared_client, ids):
     experiment_id, _ = ids
     page = shared_client.get(f"/experiments/{experiment_id}").text
     assert "/static/vendor/plotly.min.js" in page
     served = shared_client.get("/static/vendor/plotly.min.js")
-    shipped = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-    assert served.content == shipped.read_bytes()
+    assert served.content == BUNDLE.read_bytes()
     assert "max-age" in served.headers["cache-control"]
     again = shared_client.get("/static/vendor/plotly.min.js",
                               headers={"if-none-match": served.headers["etag"]})
     assert again.status_code == 304
+    plain = shared_client.get("/static/vendor/plotly.min.js", headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.content == BUNDLE.read_bytes()
+
+
+def test_the_plotly_bundle_is_the_one_its_recipe_builds():
+    """The banner the build writes names the locked plotly.js version and the registered traces:
+    a bundle edited by hand, or a recipe changed without rebuilding, fails here."""
+    recipe = Path(__file__).parents[2] / "scripts" / "plotly-bundle"
+    lock = json.loads((recipe / "package-lock.json").read_text())
+    version = lock["packages"]["node_modules/plotly.js"]["version"]
+    traces = re.findall(r"require\('plotly\.js/lib/(\w+)'\)", (recipe / "entry.js").read_text())
+    assert "core" in traces
+    traces.remove("core")
+    banner = BUNDLE.read_text()[:400]
+    assert f"plotly.js v{version} (partial bundle: {', '.join(traces)})" in banner
+    assert {"scatter", "bar", "contour", "parcoords"} <= set(traces)
 
 
 def test_names_are_escaped_in_pages(shared_client, ids):
