@@ -6,7 +6,7 @@ the session cookie (then a state-changing request must also carry the session's 
 
 from __future__ import annotations
 
-from typing import Annotated, AsyncIterator
+from typing import Annotated, AsyncIterator, Callable, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -23,6 +23,7 @@ SESSION_COOKIE = "optrack_session"
 CSRF_COOKIE = "optrack_csrf"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+T = TypeVar("T")
 # declared in the OpenAPI schema (clients and fuzzers see that every operation needs one of
 # them); the credentials themselves are read and checked by ``identify``
 BEARER = HTTPBearer(auto_error=False, description="an API token: Authorization: Bearer otk_…")
@@ -83,13 +84,27 @@ def identify(request: Request, conn: Connection) -> Principal | None:
     return holder(conn, cookie, "session") if cookie else None
 
 
-def authenticate(request: Request, _bearer=Depends(BEARER), _cookie=Depends(COOKIE)) -> Principal:
+async def small_read(request: Request, read: Callable[[Connection], T]) -> T:
+    """``read(conn)`` on a connection of the read engine, for a read of a few indexed rows. On
+    SQLite (a local file in WAL mode, whose readers no writer blocks) it runs on the event loop,
+    saving the request a trip through the thread pool; a database over the network is waited
+    for on the pool."""
+    def run() -> T:
+        with request.app.state.read_engine.connect() as conn:
+            return read(conn)
+
+    if request.app.state.read_engine.dialect.name == "sqlite":
+        return run()
+    return await run_in_threadpool(run)
+
+
+async def authenticate(request: Request, _bearer=Depends(BEARER),
+                       _cookie=Depends(COOKIE)) -> Principal:
     """Dependency: the caller, or 401. Cookie sessions must show the CSRF token for writes."""
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
-    with request.app.state.read_engine.connect() as conn:
-        principal = identify(request, conn)
+    principal = await small_read(request, lambda conn: identify(request, conn))
     if principal is None:
         raise Unauthenticated("authentication required: send 'Authorization: Bearer <token>'")
     if principal.kind == "session" and request.method not in SAFE_METHODS:

@@ -4,7 +4,7 @@ by name, and checked for the caller's role."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from . import audit
@@ -57,6 +57,15 @@ def writable_project(session: Session, user, name: str) -> str:
     return visible_project(session, user, name, "member").id
 
 
+def roles_by_name(conn: Connection, user) -> dict[str, str]:
+    """project name → the caller's role, for every project they have a role in."""
+    ids = user.projects()
+    if ids is None:  # a superuser: every project
+        ids = list(conn.scalars(select(Project.id)))
+    names = project_names(conn, set(ids))
+    return {names[i]: user.role(i) for i in ids if i in names and user.role(i)}
+
+
 def list_projects(session: Session, user) -> list[Project]:
     """The projects the caller can see, by name."""
     return list(session.scalars(select(Project).where(user.where(Project.id))
@@ -76,7 +85,7 @@ def create_own_project(session: Session, user, name: str) -> Project:
 _NAMES: dict[str, str] = {}
 
 
-def project_names(session: Session, ids: set[str]) -> dict[str, str]:
+def project_names(session: Session | Connection, ids: set[str]) -> dict[str, str]:
     """project id → name, for those of ``ids`` that exist."""
     missing = ids - _NAMES.keys()
     if missing:

@@ -4,9 +4,10 @@ exist."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Row, Select, bindparam, select
 from sqlalchemy.orm import Session, joinedload, lazyload
 
 from . import audit
@@ -19,17 +20,21 @@ from .projects import visible_project, writable_project
 from .query import RunQuery
 
 
+@functools.cache
+def _get_run(for_update: bool) -> Select:
+    """The statement ``get_run`` runs, built once per kind (a bind parameter for the id)."""
+    stmt = select(Run).where(Run.id == bindparam("run_id"), Run.deleted_at.is_(None))
+    if for_update:
+        return stmt.with_for_update().options(lazyload(Run.tags))
+    return stmt.options(joinedload(Run.tags))  # one row: its tags in the same query
+
+
 def get_run(session: Session, user: Principal, run_id: str, min_role: str = "viewer",
             for_update: bool = False) -> Run:
     """The run if ``user`` may see it (404 otherwise, exactly as for a run that does not
     exist; runs of deleted experiments do not exist) and has ``min_role`` in its project. A run
     locked ``for_update`` loads its tags only if they are asked for (a write seldom does)."""
-    stmt = select(Run).where(Run.id == run_id, Run.deleted_at.is_(None))
-    if for_update:
-        stmt = stmt.with_for_update().options(lazyload(Run.tags))
-    else:  # one row: its tags in the same query
-        stmt = stmt.options(joinedload(Run.tags))
-    run = session.scalars(stmt).unique().first()
+    run = session.scalars(_get_run(for_update), {"run_id": run_id}).unique().first()
     what = f"run {run_id!r}"
     if run is None:
         raise NotFound(f"{what} not found")
@@ -37,6 +42,23 @@ def get_run(session: Session, user: Principal, run_id: str, min_role: str = "vie
     if min_role != "viewer":
         user.check(run.project_id, min_role, what)
     return run
+
+
+_RUN = Run.__table__.c
+_READ_RUN = select(Run.__table__).where(_RUN.id == bindparam("run_id"), _RUN.deleted_at.is_(None))
+_READ_TAGS = (select(RunTag.__table__.c.tag).where(RunTag.__table__.c.run_id == bindparam("run_id"))
+              .order_by(RunTag.__table__.c.tag))
+
+
+def read_run(conn: Connection, user: Principal, run_id: str) -> tuple[Row, list[str]]:
+    """The run's row and its tags, as ``get_run`` finds and confines it, read by two prebuilt
+    Core statements (no ORM objects: for views of one run)."""
+    row = conn.execute(_READ_RUN, {"run_id": run_id}).first()
+    what = f"run {run_id!r}"
+    if row is None:
+        raise NotFound(f"{what} not found")
+    user.check(row.project_id, "viewer", what)
+    return row, list(conn.scalars(_READ_TAGS, {"run_id": run_id}))
 
 
 def search(session: Session, user: Principal, filter_text: str | None, order_by: str | None,

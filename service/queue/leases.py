@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Sequence
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.orm import Session, lazyload
 
 from ..auth.principal import Principal
@@ -129,13 +129,19 @@ def rescue_expired(session: Session, settings: Settings, now: datetime | None = 
     return len(expired)
 
 
+@functools.cache
+def _holding(lock: bool) -> Select:
+    """The statement ``holding`` runs at every call of a worker, built once per kind."""
+    stmt = select(Run).where(Run.id == bindparam("run_id")).options(lazyload(Run.tags))
+    return stmt.with_for_update() if lock else stmt  # (the tags are seldom wanted)
+
+
 def holding(session: Session, run_id: str, attempt: int, worker,
             allow_stopped: bool = False, lock: bool = True) -> Run:
     """The run, locked (unless not ``lock``: a read), if ``attempt`` of this worker token still
     holds its lease; LeaseLost otherwise, or NotFound when there is no such run in a project
     the token can see."""
-    stmt = select(Run).where(Run.id == run_id).options(lazyload(Run.tags))  # seldom wanted
-    run = session.scalar(stmt.with_for_update() if lock else stmt)
+    run = session.scalar(_holding(lock), {"run_id": run_id})
     if run is None or worker.role(run.project_id) is None:  # the same answer for both
         raise NotFound(f"run {run_id!r} not found")
     if run.lease_token_id != worker.token_id:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from .. import runs
-from ..deps import CurrentUser, ReadSession, SettingsDep, WriteSession, scope
+from ..deps import CurrentUser, ReadSession, SettingsDep, WriteSession, scope, small_read
 from ..errors import InvalidInput
 from ..schemas.runs import AttemptList, RunCreate, RunFinish, RunOut, RunPage, RunPatch
-from .views import attempt_view, run_view, run_views
+from .views import attempt_view, read_run_view, run_view, run_views
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"], dependencies=[scope()])
 
@@ -42,8 +42,8 @@ def list_runs(session: ReadSession, settings: SettingsDep, user: CurrentUser,
 
 
 @router.get("/{run_id}", response_model=RunOut)
-def get_run(run_id: str, session: ReadSession, user: CurrentUser) -> RunOut:
-    return run_view(session, runs.get_run(session, user, run_id))
+async def get_run(run_id: str, request: Request, user: CurrentUser) -> RunOut:
+    return await small_read(request, lambda conn: read_run_view(conn, user, run_id))
 
 
 @router.get("/{run_id}/attempts", response_model=AttemptList)

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from ..auth import accounts
-from ..deps import CurrentUser, ReadSession, WriteSession, scope
-from ..projects import list_projects
+from ..deps import CurrentUser, ReadSession, WriteSession, scope, small_read
+from ..projects import roles_by_name
 from ..schemas.teams import Me, UserCreate, UserOut
 
 router = APIRouter(prefix="/api/v1", tags=["teams"])
 
 
 @router.get("/me", response_model=Me, dependencies=[scope("read")])
-def me(session: ReadSession, user: CurrentUser) -> Me:
+async def me(request: Request, user: CurrentUser) -> Me:
     """The caller: name, token scopes and role per project (a superuser: every project)."""
+    roles = await small_read(request, lambda conn: roles_by_name(conn, user))
     return Me(name=user.name, superuser=user.superuser, scopes=sorted(user.scopes),
-              projects={p.name: user.role(p.id) for p in list_projects(session, user)
-                        if user.role(p.id)})
+              projects=dict(sorted(roles.items())))
 
 
 @router.get("/users", response_model=list[UserOut], dependencies=[scope("admin")])

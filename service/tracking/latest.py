@@ -6,13 +6,13 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from ..models import LatestMetric
 
 
-def latest(session: Session, run_ids: Sequence[str]) -> tuple[dict[str, dict[str, float]],
+def latest(session: Session | Connection, run_ids: Sequence[str]) -> tuple[dict[str, dict[str, float]],
                                                              dict[str, int]]:
     """(run id → {key: latest value} (NaN for NULL), run id → the highest step logged over all
     its keys; runs with no metrics are absent from the second), in one query."""
