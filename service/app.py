@@ -30,7 +30,7 @@ log = logging.getLogger("optrack")
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     logs.configure(settings.log_format)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, settings.db_pool_size, settings.db_max_overflow)
     if settings.migrate_on_start:
         migrate.upgrade(engine)
     app = FastAPI(title="optrack", version="0.1.0", openapi_url=None, docs_url=None,

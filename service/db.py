@@ -15,17 +15,19 @@ from sqlalchemy.orm import Session, sessionmaker
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get their directory created."""
+def make_engine(url: str, pool_size: int = 10, max_overflow: int = 20) -> Engine:
+    """An engine for ``url`` whose pool keeps ``pool_size`` connections and opens up to
+    ``max_overflow`` more under load; SQLite files get their directory created."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        return create_engine(url, pool_size=pool_size, max_overflow=max_overflow,
+                             pool_pre_ping=True)
     if parsed.database in (None, "", ":memory:"):
         raise ValueError("refusing an in-memory SQLite database for the server")
     Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False,
                                               "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-                           pool_size=10, max_overflow=20)
+                           pool_size=pool_size, max_overflow=max_overflow)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
@@ -47,6 +49,24 @@ def make_engine(url: str) -> Engine:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def connection_budget(engine: Engine, processes: int, per_process: int) -> str | None:
+    """Why ``processes`` API processes, each allowed ``per_process`` connections, may be refused
+    connections by this PostgreSQL server (its ``max_connections`` less those reserved for
+    superusers); None when they fit, and always on SQLite."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as conn:
+        limit = int(conn.exec_driver_sql("SHOW max_connections").scalar_one())
+        reserved = int(conn.exec_driver_sql("SHOW superuser_reserved_connections").scalar_one())
+    wanted = processes * per_process
+    if wanted <= limit - reserved:
+        return None
+    return (f"{processes} API process(es) may open up to {wanted} PostgreSQL connections "
+            f"({per_process} each: OPTRACK_DB_POOL_SIZE + OPTRACK_DB_MAX_OVERFLOW), more than "
+            f"the server's max_connections of {limit} less {reserved} reserved: lower those "
+            f"settings or raise max_connections, or requests will fail under load")
 
 
 def for_reading(engine: Engine) -> Engine:

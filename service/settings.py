@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     max_history_points: int = Field(10_000, ge=10)
     max_page_size: int = Field(1000, ge=1)
     migrate_on_start: bool = True
+    db_pool_size: int = Field(10, ge=1, description="database connections each API process "
+                                                     "keeps open")
+    db_max_overflow: int = Field(20, ge=0, description="connections a process may open beyond "
+                                                        "the pool under load")
     lease_seconds: float = Field(30.0, gt=0, description="a worker's lease; heartbeats extend it")
     max_attempts: int = Field(3, ge=1, description="failed or expired attempts before a run fails")
     retry_backoff_seconds: float = Field(2.0, ge=0, description="base of the exponential backoff")

@@ -15,7 +15,7 @@ import typer
 import uvicorn
 
 from .. import migrate
-from ..db import make_engine
+from ..db import connection_budget, make_engine
 from ..ops.logs import uvicorn_config
 from ..settings import Settings
 from optrack import ApiError, Client, Unreachable
@@ -47,7 +47,12 @@ def serve(host: str = typer.Option("127.0.0.1", help="interface to bind (default
           workers: int = typer.Option(1, help="uvicorn worker processes")) -> None:
     """Start the API (migrating the database first)."""
     settings = Settings(data_dir=data_dir, database_url=database_url, host=host, port=port)
-    migrate.upgrade(make_engine(settings.database_url))
+    engine = make_engine(settings.database_url)
+    migrate.upgrade(engine)
+    warning = connection_budget(engine, workers, settings.db_pool_size + settings.db_max_overflow)
+    engine.dispose()
+    if warning:
+        typer.echo(f"warning: {warning}", err=True)
     os.environ["OPTRACK_DATABASE_URL"] = settings.database_url
     os.environ["OPTRACK_DATA_DIR"] = str(settings.data_dir)
     with metrics_directory(settings.data_dir):
