@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from .client import Client
+from .client import ApiError, Client
 
 
 class LeaseLost(Exception):
@@ -98,11 +98,21 @@ class WorkerClient(Client):
         body = {"attempt": attempt, "status": status, "summary": summary, "error": error}
         if metrics:
             body["metrics"] = metrics
-        if lease_next_for is not None:
-            body["lease_next_for"] = lease_next_for
-        answer = self.call("POST", f"/api/v1/worker/runs/{run_id}/finish", json=body,
-                           lost_on_404=True).json()
-        following = answer.get("next_lease") if lease_next_for is not None else None
+        path = f"/api/v1/worker/runs/{run_id}/finish"
+        if lease_next_for is None:
+            self.call("POST", path, json=body, lost_on_404=True)
+            return None
+        try:
+            answer = self.call("POST", path, json={**body, "lease_next_for": lease_next_for},
+                               lost_on_404=True).json()
+        except ApiError as exc:
+            if exc.status != 422 or "lease_next_for" not in f"{exc.message} {exc.details}":
+                raise
+            # a server of an older version behind the same address (a rolling upgrade) does
+            # not know the field: the same finish without it; the worker leases its next run
+            self.call("POST", path, json=body, lost_on_404=True)
+            return None
+        following = answer.get("next_lease")
         return Lease.from_json(following) if following else None
 
     def release(self, run_id: str, attempt: int) -> None:

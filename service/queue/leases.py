@@ -76,6 +76,27 @@ def lease_next(session: Session, worker_id: str, settings: Settings, worker) -> 
     return run
 
 
+def held_by(session: Session, worker_id: str, settings: Settings, worker) -> Run | None:
+    """The run ``worker_id`` already holds with this token, its lease extended: a worker asks
+    for a lease only when it holds none, so it lost the answer that leased it this one (a
+    timeout, a dropped connection). It gets the same attempt again, rather than a second run
+    while the first waits out its lease and loses an attempt. None when it holds none (a
+    lease that ran out is not given again: it goes the way of every expired lease)."""
+    now = utcnow()
+    run = session.scalar(_HELD, {"w_id": worker_id, "tok": worker.token_id, "now": now})
+    if run is not None:
+        run.lease_expires_at = now + timedelta(seconds=settings.lease_seconds)
+    return run
+
+
+_HELD = (select(Run).where(Run.status == RunStatus.running.value, Run.external.is_(False),
+                           Run.worker_id == bindparam("w_id"),
+                           Run.lease_token_id == bindparam("tok"),
+                           Run.lease_expires_at >= bindparam("now",
+                                                             type_=Run.lease_expires_at.type))
+         .order_by(Run.started_at).limit(1).with_for_update().options(lazyload(Run.tags)))
+
+
 @functools.cache
 def _claim(limited: bool):
     """The claim lease_next runs — queued -> running, attempt + 1, for the oldest runnable run

@@ -37,13 +37,15 @@ async def lease(body: LeaseRequest, request: Request, worker: CurrentUser):
     # the wait ends somewhere in its last fifth, so that workers that came together (a
     # restart) do not keep coming back together
     deadline = time.monotonic() + min(body.wait, settings.lease_wait_seconds) * signal.spread()
+    first = True
     while True:
         async with signal.looking:
             if await request.is_disconnected():
                 return Response(status_code=204)
             seen = signal.generation
             out = await run_in_threadpool(_lease_once, request, body.worker_id, settings,
-                                          worker)
+                                          worker, first)
+            first = False
         remaining = deadline - time.monotonic()
         if out is not None:
             signal.notify()  # pass the wake-up on: more runs may be queued
@@ -53,9 +55,14 @@ async def lease(body: LeaseRequest, request: Request, worker: CurrentUser):
         await signal.wait(seen, min(signal.poll_interval(), remaining))
 
 
-def _lease_once(request: Request, worker_id: str, settings: Settings, worker) -> LeaseOut | None:
+def _lease_once(request: Request, worker_id: str, settings: Settings, worker,
+                first: bool) -> LeaseOut | None:
+    """One look for a run; the first look of a call gives the worker the run it already holds,
+    if any (leases.held_by: the answer that leased it was lost)."""
     with request.app.state.writer() as session:
-        out = _leased(session, worker_id, settings, worker)
+        held = first and leases.held_by(session, worker_id, settings, worker)
+        out = _lease_out(session, held, settings) if held else _leased(session, worker_id,
+                                                                       settings, worker)
         session.commit()
     return out
 

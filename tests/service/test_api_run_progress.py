@@ -281,3 +281,27 @@ def test_a_failed_attempt_hands_over_no_run(make_client):
         "lease_next_for": "worker-a"})
     assert failed.json() == {"status": "queued", "next_lease": None}
     assert client.get(f"{RUNS}/{rid}").json()["status"] == "queued"
+
+
+def test_a_lease_whose_answer_was_lost_is_given_again_to_the_worker_that_asks(make_client):
+    # a worker asks for a lease only when it holds none: asking again, it lost the answer of
+    # the call that leased it a run (a timeout, a dropped connection); it gets that run's same
+    # attempt again, its lease extended, instead of a second run while the first waits out
+    # its lease and uses up an attempt
+    client = make_client(lease_seconds=30)
+    run_ids = submit(client, {**POINT, "training": {"steps": 30, "seed": [0, 1]}})
+    lost = lease(client, "worker-a")
+    before = when(client.get(f"{RUNS}/{lost['run_id']}").json()["started_at"])
+    again = lease(client, "worker-a")
+    assert again == lost
+    assert [a["attempt"] for a in attempts(client, lost["run_id"])] == [1]
+    assert when(client.get(f"{RUNS}/{lost['run_id']}").json()["started_at"]) == before
+    # another worker gets the other run; the first, once it finished, gets nothing more
+    other = lease(client, "worker-b")
+    assert {lost["run_id"], other["run_id"]} == set(run_ids)
+    assert client.post(f"{W}/runs/{lost['run_id']}/finish", json={
+        "attempt": 1, "status": "succeeded"}).status_code == 200
+    assert client.post(f"{W}/lease", json={"worker_id": "worker-a", "wait": 0}).status_code == 204
+    # a stopped run is not given again: the worker learns of the stop at its heartbeat
+    assert client.post(f"{RUNS}/{other['run_id']}/cancel").status_code == 200
+    assert client.post(f"{W}/lease", json={"worker_id": "worker-b", "wait": 0}).status_code == 204

@@ -241,8 +241,8 @@ def test_soft_delete_hides_everything_and_restore_brings_it_back(client):
     leased = ok(client.post("/api/v1/worker/lease", json={"worker_id": "w", "wait": 0},
                             headers=h["worker"]))
     assert leased["run_id"] == other["run_ids"][0]
-    assert client.post("/api/v1/worker/lease", json={"worker_id": "w", "wait": 0},
-                       headers=h["worker"]).status_code == 204
+    assert client.post("/api/v1/worker/lease", json={"worker_id": "w2", "wait": 0},
+                       headers=h["worker"]).status_code == 204  # another worker: nothing
     beat = client.post(f"/api/v1/worker/runs/{e['running']}/heartbeat",
                        json={"attempt": e["attempt"]}, headers=h["worker"])
     assert beat.status_code == 409 or beat.json()["cancelled"] is True, beat.text

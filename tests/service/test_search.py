@@ -6,7 +6,7 @@ ending ``pruned``. Workers are played here by the worker protocol's own calls.""
 from __future__ import annotations
 
 import importlib.util
-
+import itertools
 import math
 from typing import Any
 
@@ -14,6 +14,7 @@ import pytest
 
 from .conftest import all_counts, assert_error
 
+WORKER_IDS = itertools.count()
 API = "/api/v1/experiments"
 SPACE = {"optimizer.lr": {"log_uniform": [1e-4, 1.0]},
          "optimizer.name": {"choice": ["sgd", "momentum", "adam"]},
@@ -41,7 +42,9 @@ def experiment(client, experiment_id: str) -> dict[str, Any]:
 
 
 def lease(client) -> dict[str, Any] | None:
-    response = client.post("/api/v1/worker/lease", json={"worker_id": "w", "wait": 0})
+    # a worker of its own each time: a worker that asks again is given the run it holds
+    response = client.post("/api/v1/worker/lease", json={"worker_id": f"w{next(WORKER_IDS)}",
+                                                         "wait": 0})
     assert response.status_code in (200, 204), response.text
     return response.json() if response.status_code == 200 else None
 

@@ -6,6 +6,7 @@ once, and the database keeps only a token's SHA-256."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import time
 import uuid
 from datetime import datetime, timezone
@@ -18,6 +19,7 @@ from .conftest import assert_error, superuser_headers
 from .teams import (add_project, add_user, bearer, grant, mint, ok, point_experiment,
                              populate)
 
+WORKER_IDS = itertools.count()
 WORKER_ROUTES = ("heartbeat", "metrics", "finish", "release", "checkpoint-put", "checkpoint-get")
 
 
@@ -40,9 +42,10 @@ def submit(client, project: str, seeds: int = 2) -> list[str]:
               201)["run_ids"]
 
 
-def lease(client, headers, worker_id: str = "w1"):
-    return client.post("/api/v1/worker/lease", json={"worker_id": worker_id, "wait": 0},
-                       headers=headers)
+def lease(client, headers, worker_id: str | None = None):
+    """A lease call of a worker of its own (a worker that asks again is given the run it holds)."""
+    return client.post("/api/v1/worker/lease", json={
+        "worker_id": worker_id or f"w{next(WORKER_IDS)}", "wait": 0}, headers=headers)
 
 
 def lease_all(client, headers) -> list[str]:

@@ -5,6 +5,7 @@ hand each run to exactly one caller; a waiting lease call wakes when work arrive
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import Counter
@@ -163,11 +164,13 @@ def test_concurrent_lease_calls_hand_each_run_to_exactly_one_caller(make_client)
     def work(index: int) -> None:
         try:
             start.wait(timeout=30)
-            while True:
-                leased = lease(client, f"worker-{index}")
+            for call in itertools.count():
+                # a worker that asks again is given the run it holds: a new worker each call
+                worker_id = f"worker-{index}-{call}"
+                leased = lease(client, worker_id)
                 if leased is None:
                     return
-                got.append((leased["run_id"], leased["attempt"], f"worker-{index}"))
+                got.append((leased["run_id"], leased["attempt"], worker_id))
         except BaseException as exc:  # reported below
             errors.append(exc)
 

@@ -4,6 +4,8 @@ limits the server announces in each lease instead of limits of its own."""
 
 from __future__ import annotations
 
+from optrack.protocol import WorkerClient
+
 from .conftest import attempts, small_run
 from .reference import assert_matches_reference
 
@@ -98,3 +100,18 @@ def test_a_worker_leases_each_run_from_an_older_server(server, workers):
     assert {worker.handovers()[r][1] for r in run_ids} == {None}
     assert len(srv.access_log(r"POST /api/v1/worker/lease HTTP/1.1\" 200")) == 3
     assert srv.access_log(r"/finish HTTP/1.1\" 422") == []
+
+
+def test_a_finish_asking_for_the_next_run_is_sent_again_without_it_to_an_older_server(server):
+    # a rolling upgrade: the lease came from a newer server behind the same address, the
+    # finish reaches an older one, which refuses the field (422); the worker's client sends
+    # the same finish without it, and the worker leases its next run itself
+    srv = server(factory=OLDER_SERVER)
+    (run_id,) = srv.submit(small_run("finished through an older server"))
+    client = WorkerClient(srv.url, srv.worker_token)
+    lease = client.lease("rolling", wait=5)
+    assert lease is not None and lease.run_id == run_id and not lease.finish_leases_next
+    assert client.finish(run_id, lease.attempt, "succeeded", lease_next_for="rolling") is None
+    assert srv.api.get(f"/api/v1/runs/{run_id}").json()["status"] == "succeeded"
+    assert len(srv.access_log(r"/finish HTTP/1.1\" 422")) == 1
+    assert len(srv.access_log(r"/finish HTTP/1.1\" 200")) == 1
