@@ -16,7 +16,7 @@ from optim_core.training import flatten
 
 from ..deps import CurrentUser, SettingsDep, WriteSession, scope
 from ..ops import instruments
-from ..queue import leases
+from ..queue import claims, leases
 from ..schemas.metrics import MetricBatchResult
 from ..schemas.worker import (AttemptBody, CheckpointOut, FinishOut, HeartbeatOut, LeaseOut,
                               LeaseRequest, WorkerFinish, WorkerLimits, WorkerMetrics)
@@ -58,9 +58,9 @@ async def lease(body: LeaseRequest, request: Request, worker: CurrentUser):
 def _lease_once(request: Request, worker_id: str, settings: Settings, worker,
                 first: bool) -> LeaseOut | None:
     """One look for a run; the first look of a call gives the worker the run it already holds,
-    if any (leases.held_by: the answer that leased it was lost)."""
+    if any (claims.held_by: the answer that leased it was lost)."""
     with request.app.state.writer() as session:
-        held = first and leases.held_by(session, worker_id, settings, worker)
+        held = first and claims.held_by(session, worker_id, settings, worker)
         out = _lease_out(session, held, settings) if held else _leased(session, worker_id,
                                                                        settings, worker)
         session.commit()
@@ -71,7 +71,7 @@ def _leased(session: Session, worker_id: str, settings: Settings, worker) -> Lea
     """Lease ``worker_id`` the next queued run in ``session``'s transaction (the caller
     commits), as the lease response says it."""
     instruments.LEASE_ATTEMPTS.inc()
-    run = leases.lease_next(session, worker_id, settings, worker)
+    run = claims.lease_next(session, worker_id, settings, worker)
     return None if run is None else _lease_out(session, run, settings)
 
 
