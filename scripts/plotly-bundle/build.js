@@ -1,12 +1,47 @@
 // esbuild with the plugins and aliases of plotly.js's own esbuild-config.js (its npm package
 // ships the sources but not the build tasks), minified, as an IIFE defining window.Plotly.
 const esbuild = require('esbuild');
+const fs = require('fs');
 const path = require('path');
 const { environmentPlugin } = require('esbuild-plugin-environment');
 const { glsl } = require('esbuild-plugin-glsl');
 const InlineCSSPlugin = require('esbuild-plugin-inline-css');
 
 const version = require('plotly.js/package.json').version;
+
+// The dashboard works offline and loads nothing from elsewhere: plotly's defaults that name
+// remote services (the topojson CDN of geo charts, which this bundle lacks; Chart Studio's
+// upload URL) become empty, and the no-WebGL notice opens no remote page. Each edit must find
+// its text, so a new plotly version that moved it fails the build instead of slipping through.
+const OFFLINE = {
+  'plot_api/plot_config.js': [
+    ["dflt: 'https://cloud.plotly.com/newchart'", "dflt: ''"],
+    ["dflt: 'https://cdn.plot.ly/un/'", "dflt: ''"],
+    ["'By default, the topojson files are fetched from cdn.plot.ly.'",
+     "'optrack\\'s bundle has no geo charts and no default topojson URL.'"],
+  ],
+  'lib/show_no_webgl_msg.js': [
+    ["'WebGL is not supported by your browser - visit https://get.webgl.org for more info'",
+     "'WebGL is not supported by this browser'"],
+    ["window.open('https://get.webgl.org');", ''],
+  ],
+};
+
+const offline = {
+  name: 'offline',
+  setup(build) {
+    build.onLoad({ filter: /plotly\.js[\\/]src[\\/](plot_api[\\/]plot_config|lib[\\/]show_no_webgl_msg)\.js$/ },
+      (args) => {
+        const key = Object.keys(OFFLINE).find((k) => args.path.split(path.sep).join('/').endsWith(k));
+        let text = fs.readFileSync(args.path, 'utf8');
+        for (const [from, to] of OFFLINE[key]) {
+          if (!text.includes(from)) throw new Error(`${key}: ${from} not found`);
+          text = text.split(from).join(to);
+        }
+        return { contents: text, loader: 'js' };
+      });
+  },
+};
 const traces = ['scatter', 'bar', 'contour', 'parcoords'];
 const out = path.resolve(__dirname, '../../service/dashboard/static/vendor/plotly.min.js');
 
@@ -23,7 +58,8 @@ esbuild.build({
         '* Copyright 2012-2026, Plotly, Inc. All rights reserved. Licensed under the MIT license\n' +
         '* Built by scripts/plotly-bundle/build for optrack\n*/',
   },
-  plugins: [InlineCSSPlugin(), glsl({ minify: true }), environmentPlugin({ NODE_DEBUG: false })],
+  plugins: [offline, InlineCSSPlugin(), glsl({ minify: true }),
+            environmentPlugin({ NODE_DEBUG: false })],
   alias: { regl: '@plotly/regl', stream: 'stream-browserify' },
   define: { global: 'window', 'define.amd': 'false' },
   target: 'es2016',

@@ -74,6 +74,23 @@ def test_the_plotly_bundle_is_the_one_its_recipe_builds():
     assert {"scatter", "bar", "contour", "parcoords"} <= set(traces)
 
 
+# the addresses left in plotly's text: XML namespaces, documentation links in descriptions and
+# error messages, and the logo's link (hidden: displaylogo is false) — none is ever fetched
+TEXT_ONLY_HOSTS = {"www.w3.org", "developer.mozilla.org", "github.com", "plotly.com",
+                   "get.webgl.org"}
+
+
+def test_the_plotly_bundle_names_no_remote_service_it_could_load_from():
+    """No CDN default (geo charts' topojson), no Chart Studio upload URL: the recipe's offline
+    edits (scripts/plotly-bundle/build.js) are in the committed bundle."""
+    text = BUNDLE.read_text()
+    assert "cdn." not in text.lower()
+    assert "cloud.plotly.com" not in text
+    hosts = set(re.findall(r"https?://([A-Za-z0-9.-]+)", text))
+    assert hosts <= TEXT_ONLY_HOSTS, hosts - TEXT_ONLY_HOSTS
+    assert "optrack's bundle has no geo charts and no default topojson URL." in text
+
+
 def test_names_are_escaped_in_pages(shared_client, ids):
     experiment_id, _ = ids
     page = shared_client.get(f"/experiments/{experiment_id}").text
