@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from .processes import child_env, spawn, stop_process
+from .processes import child_env, spawn, stop_process, wait_until
 from .server import Server
 
 LEASE_LINE = re.compile(r"lease run=(\w+) attempt=(\d+) worker=(\S+)")
@@ -41,10 +41,23 @@ class WorkerProc:
     def finishes(self) -> list[tuple[str, int, str]]:
         return [(m[0], int(m[1]), m[2]) for m in FINISH_LINE.findall(self.log())]
 
-    def handovers(self) -> dict[str, tuple[int, str | None]]:
-        """run id → (points sent with its finish, the run leased with the finish's answer)."""
-        return {m[0]: (int(m[1]), None if m[2] == "-" else m[2])
-                for m in HANDOVER.findall(self.log())}
+    def wait_finished(self, run_id: str, attempt: int | None = None,
+                      timeout: float = 10) -> str:
+        """The logged outcome of ``run_id`` (of ``attempt``), waiting up to ``timeout``
+        seconds for it. The worker logs a finish once the server has answered it, so a run
+        can read as ended a moment before its worker's line is written."""
+        return wait_until(lambda: self.finished(run_id, attempt), timeout,
+                          f"the worker's finish of run {run_id}")
+
+    def handovers(self, run_ids: list[str] = (),
+                  timeout: float = 10) -> dict[str, tuple[int, str | None]]:
+        """run id → (points sent with its finish, the run leased with the finish's answer),
+        waiting up to ``timeout`` seconds for the lines of ``run_ids`` (as ``wait_finished``)."""
+        def read():
+            found = {m[0]: (int(m[1]), None if m[2] == "-" else m[2])
+                     for m in HANDOVER.findall(self.log())}
+            return found if all(r in found for r in run_ids) else None
+        return wait_until(read, timeout, f"the finish lines of {list(run_ids)}")
 
     def holds(self, run_id: str, attempt: int | None = None) -> bool:
         return any(r == run_id and (attempt is None or a == attempt) for r, a in self.leases())

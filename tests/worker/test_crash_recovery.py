@@ -69,7 +69,7 @@ def test_worker_killed_mid_run_is_rescued_and_resumed_elsewhere(server, workers,
     assert run["attempt"] == 2 and run["error"] is None
     assert rescued_after < 15, rescued_after  # lease 2 s, not the default 30 s
     assert _resumed_from_checkpoint(srv, run_id, 2), "attempt 2 did not fetch the checkpoint"
-    assert idle.finished(run_id, 2) == "succeeded" and idle.alive
+    assert idle.wait_finished(run_id, 2) == "succeeded" and idle.alive
     history = attempts(db_url, run_id)
     assert [(a["attempt"], a["outcome"]) for a in history] == [(1, "expired"), (2, "succeeded")]
     assert history[0]["worker_id"] != history[1]["worker_id"]
@@ -121,9 +121,7 @@ def test_api_server_killed_during_ingestion_and_restarted(server, workers, db_ur
 
     assert run["status"] == "succeeded", (run["status"], run["error"])
     assert run["attempt"] == 1  # the worker carried on; no second attempt
-    # the worker logs its finish once the server's answer arrives, just after the run ended
-    assert wait_until(lambda: worker.finished(run_id, 1), 10, "the worker's finish") == \
-        "succeeded"
+    assert worker.wait_finished(run_id, 1) == "succeeded"
     assert worker.alive
     retried = [line for line in worker.log().splitlines()
                if f"/runs/{run_id}/" in line and "retrying in" in line]

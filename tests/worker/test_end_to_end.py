@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from ..harness import wait_until
 from .conftest import FOUR_OPTIMIZERS, SPIRAL, attempts
 from .reference import assert_matches_reference, prefetch_reference
 
@@ -35,6 +36,8 @@ def test_experiment_runs_to_completion_on_two_workers(server, workers, db_url):
     # each run was leased exactly once, by one of the two workers, and finished by it
     leases = Counter(r for w in pool for r, _ in w.leases())
     assert leases == Counter({r: 1 for r in run_ids}), leases
+    for run_id in run_ids:  # a worker logs its finish once the server has answered it
+        wait_until(lambda: any(w.finished(run_id) for w in pool), 10, "the finish lines")
     finishes = [(r, a, o) for w in pool for r, a, o in w.finishes()]
     assert sorted(finishes) == sorted((r, 1, "succeeded") for r in run_ids)
     assert all(w.alive for w in pool)

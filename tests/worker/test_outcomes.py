@@ -112,6 +112,7 @@ def test_diverged_and_crashing_runs_then_the_next_run(srv, workers):
     for row in history:
         assert f"  {row['attempt']}: failed on {row['worker_id']}" in error, error
         assert "no such file" in row["error"]
+    worker.wait_finished(crash_id, 2)
     assert [(r, a, o) for r, a, o in worker.finishes() if r == crash_id] \
         == [(crash_id, 1, "failed"), (crash_id, 2, "failed")]
 
@@ -119,5 +120,6 @@ def test_diverged_and_crashing_runs_then_the_next_run(srv, workers):
     assert after["status"] == "succeeded"
     assert_matches_reference(srv, after_id)
     assert worker.alive
-    assert worker.finished(diverge_id) == "diverged" and worker.finished(after_id) == "succeeded"
+    assert worker.wait_finished(diverge_id) == "diverged"
+    assert worker.wait_finished(after_id) == "succeeded"
 

@@ -37,7 +37,7 @@ def test_a_run_that_diverges_right_after_an_evaluation_ends_diverged(srv, worker
     run = srv.wait_ended([run_id], timeout=60)[run_id]
     assert run["status"] == "diverged", (run["status"], run["attempt"], run["error"])
     assert run["attempt"] == 1
-    assert worker.finished(run_id, 1) == "diverged", worker.log()[-3000:]
+    assert worker.wait_finished(run_id, 1) == "diverged", worker.log()[-3000:]
     assert_matches_reference(srv, run_id, check_summary=False)
     assert run["summary"]["reason"].startswith("loss is nan")
 

@@ -25,7 +25,7 @@ def test_a_worker_trains_through_a_newer_servers_unknown_fields(server, workers)
     run = srv.wait_ended([run_id], timeout=90)[run_id]
     assert run["status"] == "succeeded", (run["status"], run["error"], worker.log()[-2000:])
     assert_matches_reference(srv, run_id)
-    assert worker.finished(run_id, 1) == "succeeded" and worker.alive
+    assert worker.wait_finished(run_id, 1) == "succeeded" and worker.alive
     assert "Traceback" not in worker.log()
 
 
@@ -57,7 +57,7 @@ def test_a_runs_last_points_go_with_its_finish(server, workers):
     assert len(srv.access_log(METRICS_POSTS)) >= 3  # the points before each first checkpoint
     # a 5-ms run whose worker stalls past a timed flush at its very end sends its last points
     # before finish; not all three
-    assert sum(worker.handovers()[r][0] for r in run_ids) > 0
+    assert sum(worker.handovers(run_ids)[r][0] for r in run_ids) > 0
 
 
 def test_a_worker_takes_its_next_run_from_the_finish(server, workers):
@@ -71,7 +71,7 @@ def test_a_worker_takes_its_next_run_from_the_finish(server, workers):
     assert {r["status"] for r in ended.values()} == {"succeeded"}, ended
     for run_id in run_ids:
         assert_matches_reference(srv, run_id)
-    handed = worker.handovers()
+    handed = worker.handovers(run_ids)
     order = sorted(run_ids, key=lambda r: ended[r]["started_at"])
     assert [handed[r][1] for r in order] == order[1:] + [None]
     assert len(srv.access_log(r"POST /api/v1/worker/lease HTTP/1.1\" 200")) == 1
@@ -86,7 +86,7 @@ def test_a_worker_sends_its_last_points_before_finish_to_an_older_server(server,
     assert run["status"] == "succeeded", (run["status"], run["error"], worker.log()[-2000:])
     assert_matches_reference(srv, run_id)
     assert len(srv.access_log(METRICS_POSTS)) >= 2  # before the checkpoint, before finish
-    assert worker.handovers()[run_id] == (0, None)
+    assert worker.handovers([run_id])[run_id] == (0, None)
     assert srv.access_log(r"/finish HTTP/1.1\" 422") == []
 
 
@@ -97,7 +97,7 @@ def test_a_worker_leases_each_run_from_an_older_server(server, workers):
     run_ids = srv.submit(small_run("leased one by one", seed=[0, 1, 2]))
     ended = srv.wait_ended(run_ids, timeout=120)
     assert {r["status"] for r in ended.values()} == {"succeeded"}, ended
-    assert {worker.handovers()[r][1] for r in run_ids} == {None}
+    assert {worker.handovers(run_ids)[r][1] for r in run_ids} == {None}
     assert len(srv.access_log(r"POST /api/v1/worker/lease HTTP/1.1\" 200")) == 3
     assert srv.access_log(r"/finish HTTP/1.1\" 422") == []
 
