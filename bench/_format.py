@@ -1,4 +1,9 @@
-"""Formatting shared by the benchmark scripts."""
+"""Formatting and output shared by the benchmark scripts."""
+
+
+def say(msg: str = "") -> None:
+    """Print a line at once (a benchmark's progress shows while it runs)."""
+    print(msg, flush=True)
 
 
 def fmt_bytes(n: int) -> str:

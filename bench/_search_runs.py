@@ -21,6 +21,8 @@ import optim_core
 from optrack.wire import decode_value
 from tests.harness import Server, Workers, temp_database
 
+from bench._format import say
+
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 OBJECTIVE = {"metric": "val_loss", "mode": "min"}
@@ -35,10 +37,6 @@ ASHA_STEPS_TARGET = 0.30  # TPE + ASHA at most 30 % of random's steps …
 ASHA_LOSS_TOLERANCE = 0.10  # … for a best val_loss within 10 % of random's
 ASK_TARGET_MS = 100
 SUCCESSOR_TARGET_MS = 200
-
-
-def say(msg: str = "") -> None:
-    print(msg, flush=True)
 
 
 # -- tasks ------------------------------------------------------------------------------------

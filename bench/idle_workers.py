@@ -48,6 +48,7 @@ from tests.harness import ALL_SCOPES, REPO, superuser_token, wait_until
 from tests.harness.internals import migrate_database
 from tests.harness.processes import child_env, free_port
 
+from ._format import say
 from ._idle_pollers import READY_LINE
 from ._pg import admin_engine, connections, database
 from ._stats import Samples
@@ -57,10 +58,6 @@ TINY = {"model": {"kind": "point"}, "optimizer": {"name": "adam", "lr": 0.1},
         "training": {"steps": 5}}
 REQUESTS = ("GET /me", "GET /runs/{id}", "metrics write, 1 point")
 POLLER_PROCESSES = 2
-
-
-def say(msg: str = "") -> None:
-    print(msg, flush=True)
 
 
 @dataclass

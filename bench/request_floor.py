@@ -38,6 +38,7 @@ from tests.harness import Server, temp_database
 from tests.harness.processes import child_env, cpu_seconds, free_port, spawn, stop_process
 
 from . import _floor_app
+from ._format import say
 from ._floor_throughput import Target, concurrent_ingest, summary
 from ._stats import Samples
 
@@ -159,10 +160,6 @@ def run_rows(contenders: list[Contender], quick: bool, block: int,
             f"({n} requests each)")
         table.append((label, bare, ours))
     return table
-
-
-def say(line: str) -> None:
-    print(line, flush=True)
 
 
 def print_table(engine: str, table: list[tuple[str, Latency, Latency]]) -> None:

@@ -40,13 +40,10 @@ from sqlalchemy.pool import NullPool
 
 from tests.harness import Server
 
+from ._format import say
 from ._pg import database
 from ._scale_load import load
 from ._scale_queries import api_figures, browser_figures, experiment_id
-
-
-def say(msg: str = "") -> None:
-    print(msg, flush=True)
 
 
 def sizes(url: str) -> str:

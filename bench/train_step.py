@@ -18,7 +18,7 @@
 3. Samples per second of whole ``optim_core.train`` runs on digits (20 epochs, two hidden layers
    of 100, batch 128): examples processed / wall time of the run, evaluation and checkpoints
    included.
-4. Peak memory of such a run, in a fresh subprocess (``--memory-child``): max RSS from
+4. Peak memory of such a run, in a fresh subprocess (``bench/_train_memory.py``): max RSS from
    getrusage (and /proc VmHWM), and the peak of Python + numpy allocations from tracemalloc.
 
 A benchmark, not a test: it asserts nothing and exits 0.
@@ -28,14 +28,10 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import platform
-import resource
-import subprocess
 import sys
 import time
-import tracemalloc
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -43,8 +39,8 @@ from typing import Callable
 import numpy as np
 
 import optim_core
-from bench._format import fmt_bytes
 from bench._stats import Samples
+from bench._train_memory import print_memory, ru_maxrss, spawn_memory_child
 
 SEED = 0
 LR = 1e-3
@@ -278,87 +274,6 @@ def bench_runs(torch, runs: int) -> None:
     print()
 
 
-# -- 4: peak memory, in a fresh process ----------------------------------------------------
-
-def _vm_hwm() -> int | None:
-    """This process's own peak RSS (VmHWM) in bytes, where /proc exists (Linux)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def _ru_maxrss() -> int:
-    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return r if sys.platform == "darwin" else r * 1024  # Linux reports KiB, macOS bytes
-
-
-def memory_child() -> int:
-    """Run the 20-epoch training in this (fresh) process, one BLAS thread, and print a JSON
-    line: peak RSS after the imports and after the run, then tracemalloc's peak during a
-    second, identical run (traced separately, so that tracing does not inflate the RSS)."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):
-        before = {"ru_maxrss": _ru_maxrss(), "vm_hwm": _vm_hwm()}
-        started = time.perf_counter()
-        for _ in optim_core.train(RUN_CONFIG):
-            pass
-        wall = time.perf_counter() - started
-        after = {"ru_maxrss": _ru_maxrss(), "vm_hwm": _vm_hwm()}
-        tracemalloc.start()
-        try:
-            for _ in optim_core.train(RUN_CONFIG):
-                pass
-            current, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
-    print(json.dumps({"before": before, "after": after, "wall": wall, "traced_peak": peak,
-                      "traced_end": current}))
-    return 0
-
-
-def spawn_memory_child() -> dict | str:
-    """Start the memory child now, while this process is still small: on Linux a child's
-    ru_maxrss starts from the parent's peak RSS at the fork (the kernel carries the old
-    address space's high-water mark across exec), so it must not be spawned after torch is
-    loaded. VmHWM, the child's own high-water mark, is reported as a cross-check."""
-    proc = subprocess.run([sys.executable, "-m", "bench.train_step", "--memory-child"],
-                          capture_output=True, text=True, timeout=300)
-    if proc.returncode != 0:
-        return f"memory child failed (exit {proc.returncode}): {proc.stderr.strip()[-800:]}"
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def print_memory(m: dict | str, parent_rss: int) -> None:
-    print(f"peak memory of a {RUN_CONFIG['epochs']}-epoch digits run (same config, 1 BLAS "
-          f"thread), in a fresh subprocess that imports numpy, scikit-learn and optim_core, "
-          f"not torch")
-    if isinstance(m, str):
-        print(f"  {m}")
-        print()
-        return
-    b, a = m["before"], m["after"]
-    print(f"  max RSS, getrusage ru_maxrss: {fmt_bytes(a['ru_maxrss'])} at the end of the run; "
-          f"{fmt_bytes(b['ru_maxrss'])} after the imports, before it")
-    if a["vm_hwm"] is not None:
-        print(f"  max RSS, /proc VmHWM (the child's own):  {fmt_bytes(a['vm_hwm'])} at the end; "
-              f"{fmt_bytes(b['vm_hwm'])} after the imports => the run added "
-              f"{fmt_bytes(a['vm_hwm'] - b['vm_hwm'])} (dataset load + training, "
-              f"{m['wall']:.2f} s)")
-    print(f"  (the parent's peak RSS when it spawned the child: {fmt_bytes(parent_rss)}; "
-          f"ru_maxrss cannot be below it)")
-    print(f"  tracemalloc (Python objects + numpy buffers) over a second identical run, dataset "
-          f"cached: peak {fmt_bytes(m['traced_peak'])} allocated at once; "
-          f"{fmt_bytes(m['traced_end'])} still held at the end")
-    print()
-
-
-
 # -- main -------------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
@@ -371,16 +286,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=3, help="training runs per thread count (3)")
     ap.add_argument("--budget", type=float, default=25.0,
                     help="seconds at most for the step timing per thread count (25)")
-    ap.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    if args.memory_child:
-        return memory_child()
     if min(args.repeats, args.warmup, args.block, args.runs) < 1 or args.budget <= 0:
         ap.error("--repeats, --warmup, --block and --runs must be >= 1, --budget > 0")
 
     t_start = time.perf_counter()
-    parent_rss = _ru_maxrss()
-    memory = spawn_memory_child()  # before torch is imported: see spawn_memory_child
+    parent_rss = ru_maxrss()
+    memory = spawn_memory_child(RUN_CONFIG)  # before torch is imported: see spawn_memory_child
     try:
         import torch
     except ImportError:
@@ -427,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
 
     bench_runs(torch, args.runs)
-    print_memory(memory, parent_rss)
+    print_memory(memory, parent_rss, RUN_CONFIG)
     print(f"total time {time.perf_counter() - t_start:.1f} s")
     return 0
 

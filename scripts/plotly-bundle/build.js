@@ -11,19 +11,20 @@ const version = require('plotly.js/package.json').version;
 
 // The dashboard works offline and loads nothing from elsewhere: plotly's defaults that name
 // remote services (the topojson CDN of geo charts, which this bundle lacks; Chart Studio's
-// upload URL) become empty, and the no-WebGL notice opens no remote page. Each edit must find
-// its text, so a new plotly version that moved it fails the build instead of slipping through.
+// upload URL) become empty, and the no-WebGL notice opens no remote page. The edits match what
+// plotly writes, never a host name, so any remote default is emptied whatever its address.
+// Each edit must match as often as it says, so a new plotly version that moved one fails the
+// build instead of slipping through.
 const OFFLINE = {
   'plot_api/plot_config.js': [
-    ["dflt: 'https://cloud.plotly.com/newchart'", "dflt: ''"],
-    ["dflt: 'https://cdn.plot.ly/un/'", "dflt: ''"],
-    ["'By default, the topojson files are fetched from cdn.plot.ly.'",
-     "'optrack\\'s bundle has no geo charts and no default topojson URL.'"],
+    [/dflt: 'https?:\/\/[^']*'/g, "dflt: ''", 2],
+    [/'By default, the topojson files are fetched from [^']*'/g,
+     "'optrack\\'s bundle has no geo charts and no default topojson URL.'", 1],
   ],
   'lib/show_no_webgl_msg.js': [
-    ["'WebGL is not supported by your browser - visit https://get.webgl.org for more info'",
-     "'WebGL is not supported by this browser'"],
-    ["window.open('https://get.webgl.org');", ''],
+    [/'WebGL is not supported by your browser - visit \S* for more info'/g,
+     "'WebGL is not supported by this browser'", 1],
+    [/window\.open\([^)]*\);/g, '', 1],
   ],
 };
 
@@ -34,9 +35,10 @@ const offline = {
       (args) => {
         const key = Object.keys(OFFLINE).find((k) => args.path.split(path.sep).join('/').endsWith(k));
         let text = fs.readFileSync(args.path, 'utf8');
-        for (const [from, to] of OFFLINE[key]) {
-          if (!text.includes(from)) throw new Error(`${key}: ${from} not found`);
-          text = text.split(from).join(to);
+        for (const [pattern, to, times] of OFFLINE[key]) {
+          const found = (text.match(pattern) || []).length;
+          if (found !== times) throw new Error(`${key}: ${pattern} found ${found} times, not ${times}`);
+          text = text.replace(pattern, to);
         }
         return { contents: text, loader: 'js' };
       });
